@@ -1,0 +1,106 @@
+"""PilotBase: the system behind an embodied-intelligence pilot base."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as config_module
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, CLI."""
+    app = Flask(__name__, instance_relative_config=True)
+    config_module.load(app, config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pilotbase").setLevel(logging.INFO)
+    if app.config["PROXY_FIX_X_FOR"]:
+        n = app.config["PROXY_FIX_X_FOR"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from . import errors, cli
+
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from . import database, i18n
+    from .domain import accounts, audit
+    from .domain.permissions import can
+    from .extensions import babel, csrf, db, limiter, login_manager, migrate, talisman
+
+    db.init_app(app)
+    with app.app_context():
+        database.configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    babel.init_app(app, locale_selector=i18n.select_locale,
+                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    talisman.init_app(
+        app,
+        force_https=app.config["FORCE_HTTPS"],
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        strict_transport_security=True,
+    )
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = None  # our sessions live in the database (LoginSession)
+    login_manager.user_loader(accounts.load_session)
+
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Sign in to continue.")
+    login_manager.login_message_category = "info"
+
+    @app.before_request
+    def _remember_client_address():
+        g.audit_token = audit.client_address.set(request.remote_addr or "")
+
+    # Globals (not a context processor) so imported macros see them too.
+    app.jinja_env.globals.update(can=can, label=i18n.label, language_names=i18n.LANGUAGE_NAMES)
+
+    @app.context_processor
+    def _current_locale():
+        from flask_babel import get_locale
+
+        return {"current_locale": str(get_locale())}
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .api import bp as api_bp
+    from .api import docs_bp
+    from .web.admin.views import bp as admin_bp
+    from .web.auth.views import bp as auth_bp
+    from .web.main.views import bp as main_bp
+
+    for bp in (main_bp, auth_bp, admin_bp, api_bp, docs_bp):
+        app.register_blueprint(bp)

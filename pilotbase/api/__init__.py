@@ -1,0 +1,200 @@
+"""JSON API v1: bearer-token auth, validation, pagination and Idempotency-Key.
+
+Endpoints live in the modules imported at the end; each declares its OpenAPI operation
+with ``@operation`` and calls the same domain functions as the HTML views.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import wraps
+from typing import Any, Callable, TypeVar
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, g, request
+from flask_babel import lazy_gettext as _l
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+from sqlalchemy.exc import IntegrityError
+
+from ..domain import accounts
+from ..domain.errors import DomainError, ValidationFailed
+from ..errors import error_response
+from ..extensions import csrf, db, limiter
+from ..models import IdempotencyRecord
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+docs_bp = Blueprint("api_docs", __name__, url_prefix="/docs")
+csrf.exempt(bp)  # bearer tokens, not cookies: nothing for a cross-site form to ride on
+
+Model = TypeVar("Model", bound=BaseModel)
+MAX_PER_PAGE = 100
+
+
+def _rate_limit_key() -> str:
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "api-token:" + hashlib.sha256(header.encode()).hexdigest()
+    return "api-addr:" + (request.remote_addr or "")
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_rate_limit_key)(bp)
+
+
+@bp.before_request
+def _authenticate():
+    view = current_app.view_functions.get(request.endpoint or "")
+    op = getattr(view, "openapi", None)
+    g.api_user = None
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() == "bearer" and secret.strip():
+        g.api_user = accounts.resolve_token(secret.strip())
+    if g.api_user is None and not (op is not None and op.public):
+        if view is None:
+            return None  # unknown path: let routing answer 404/405
+        return error_response(401, "unauthorized", _l("A valid API token is required (Authorization: Bearer …)."))
+    return None
+
+
+def api_user():
+    return g.api_user
+
+
+def _pydantic_fields(exc: PydanticError) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "body"
+        fields.setdefault(name, []).append(_translate_pydantic(err))
+    return fields
+
+
+def _translate_pydantic(err: dict) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return str(_l("This field is required."))
+    if kind == "extra_forbidden":
+        return str(_l("Unknown field."))
+    if kind.startswith("datetime") or kind == "timezone_aware":
+        return str(_l("Give an RFC 3339 date-time with an offset, e.g. 2026-12-01T09:00:00+08:00."))
+    if kind in ("int_parsing", "int_type", "float_parsing", "float_type"):
+        return str(_l("Enter a number."))
+    if kind in ("string_too_long", "too_long"):
+        return str(_l("The value is too long."))
+    if kind in ("literal_error", "enum"):
+        return str(_l("Choose one of the allowed values."))
+    return str(_l("This value is not valid."))
+
+
+def parse_body(model: type[Model]) -> Model:
+    """The JSON body validated against ``model``; 400 when it is not a JSON object, 422 when invalid."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadBody(_l("The body must be a JSON object."))
+    try:
+        return model.model_validate(data)
+    except PydanticError as exc:
+        raise ValidationFailed(_l("Some fields are missing or not valid."), fields=_pydantic_fields(exc)) from None
+
+
+def parse_query(model: type[Model]) -> Model:
+    """Query-string arguments validated against ``model`` (422 when invalid)."""
+    args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+    try:
+        return model.model_validate(args)
+    except PydanticError as exc:
+        raise ValidationFailed(_l("Some query parameters are not valid."), fields=_pydantic_fields(exc)) from None
+
+
+class BadBody(DomainError):
+    status = 400
+    code = "bad_request"
+
+
+def _page_args() -> tuple[int, int]:
+    fields = {}
+    values = {}
+    for name, default, top in (("page", 1, None), ("per_page", 50, MAX_PER_PAGE)):
+        raw = request.args.get(name, str(default))
+        try:
+            value = int(raw)
+            if value < 1 or (top is not None and value > top):
+                raise ValueError
+        except ValueError:
+            fields[name] = [_l("Enter a whole number from 1 to %(top)s.", top=top or "…")]
+            continue
+        values[name] = value
+    if fields:
+        raise ValidationFailed(_l("Some query parameters are not valid."), fields=fields)
+    return values["page"], values["per_page"]
+
+
+def paginate(query: sa.Select, serialize: Callable[[Any], dict]) -> dict:
+    """``{"items", "page", "per_page", "total"}`` for a select, one COUNT and one page query."""
+    page, per_page = _page_args()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    rows = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique()
+    return {"items": [serialize(r) for r in rows], "page": page, "per_page": per_page, "total": total}
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    return Response(body, status=status, mimetype="application/json")
+
+
+def write(creates: bool = False) -> Callable:
+    """Run a state-changing API view as one transaction.
+
+    The view returns ``(payload, status)``; on success this commits once. With
+    ``creates=True`` an ``Idempotency-Key`` header replays the first response for the
+    same body and refuses a different body with 422.
+    """
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            key = request.headers.get("Idempotency-Key", "").strip() if creates else ""
+            if key:
+                digest = hashlib.sha256(
+                    request.method.encode() + request.path.encode() + b"\0" + request.get_data()).hexdigest()
+                replay = _replay(key, digest)
+                if replay is not None:
+                    return replay
+            payload, status = view(*args, **kwargs)
+            response = json_response(payload, status)
+            if key:
+                db.session.add(IdempotencyRecord(
+                    user_id=g.api_user.id, key=key[:200], method=request.method, path=request.path,
+                    request_hash=digest, status_code=status, response_body=response.get_data(as_text=True)))
+            try:
+                db.session.commit()
+            except IntegrityError:
+                db.session.rollback()
+                if key:  # a concurrent request with the same key won the race
+                    replay = _replay(key, digest)
+                    if replay is not None:
+                        return replay
+                raise
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def _replay(key: str, digest: str) -> Response | None:
+    record = db.session.scalar(sa.select(IdempotencyRecord).where(
+        IdempotencyRecord.user_id == g.api_user.id, IdempotencyRecord.key == key[:200]))
+    if record is None:
+        return None
+    if record.request_hash != digest:
+        raise ValidationFailed(
+            _l("This Idempotency-Key was already used with a different request."),
+            fields={"Idempotency-Key": [_l("Use a new key for a different request.")]})
+    response = Response(record.response_body, status=record.status_code, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+from . import docs, me  # noqa: E402,F401  (register the endpoints)

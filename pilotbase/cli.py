@@ -1,0 +1,109 @@
+"""Command-line interface: ``flask --app pilotbase seed | user create | token create``."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+
+from .domain import accounts, audit, uscc
+from .domain.errors import DomainError
+from .extensions import db
+from .models import Firm, Role, User
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _domain_message(exc: DomainError) -> str:
+    details = "; ".join(f"{k}: {', '.join(str(m) for m in v)}" for k, v in exc.fields.items())
+    return f"{exc.message}" + (f" ({details})" if details else "")
+
+
+def _placeholder_credit_code(name: str) -> str:
+    """A well-formed code for a firm created from the CLI without one (correct it in the UI)."""
+    digest = hashlib.sha256(name.encode()).digest()
+    body = "9133" + "0000" + "".join(uscc.ALPHABET[b % 31] for b in digest[:9])
+    return body + uscc.check_character(body)
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("seed")
+    @click.option("--demo", is_flag=True, help="Also load the demo firms and one account per role.")
+    def seed_command(demo: bool) -> None:
+        """Load reference data (and demo accounts); running it again changes nothing."""
+        from .seeding import seed
+
+        audit.client_address.set("cli")
+        report = seed(demo=demo)
+        for line in report.created:
+            click.echo(f"created {line}")
+        if not report.created:
+            click.echo("seed data already present; nothing changed")
+        if report.accounts:
+            click.echo("\nDemo accounts (sign in at http://127.0.0.1:5000/login):")
+            for role, email, password in report.accounts:
+                click.echo(f"  {role:<9} {email:<30} {password}")
+
+    user_group = click.Group("user", help="Manage user accounts.")
+    app.cli.add_command(user_group)
+
+    @user_group.command("create")
+    @click.option("--email", required=True)
+    @click.option("--name", required=True)
+    @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+    @click.option("--firm", "firm_name", default=None, help="Firm name (firm users); created verified if new.")
+    @click.option("--credit-code", default=None, help="The firm's unified social credit code, when it is new.")
+    @click.option("--password", required=True)
+    @click.option("--language", default="zh_Hans_CN", type=click.Choice(["zh_Hans_CN", "en"]))
+    def user_create(email, name, role, firm_name, credit_code, password, language) -> None:
+        """Create a user (and its firm, verified, when it does not exist yet)."""
+        audit.client_address.set("cli")
+        if role == Role.FIRM.value and not firm_name:
+            _fail("a firm user needs --firm FIRM_NAME")
+        if role != Role.FIRM.value and firm_name:
+            _fail("only firm users belong to a firm; drop --firm")
+        try:
+            firm = None
+            if firm_name:
+                firm = db.session.scalar(sa.select(Firm).where(Firm.name == firm_name.strip()))
+                if firm is None:
+                    firm = accounts.create_firm(
+                        None, name=firm_name, credit_code=credit_code or _placeholder_credit_code(firm_name),
+                        contact_name=name, contact_email=email)
+                    click.echo(f"created firm {firm.name} (verified, credit code {firm.credit_code})")
+            user = accounts.create_user(None, email=email, name=name, role=role, password=password,
+                                        firm=firm, language=language)
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(_domain_message(exc))
+        db.session.commit()
+        click.echo(f"created user {user.email} ({user.role.value})")
+
+    token_group = click.Group("token", help="Manage API tokens.")
+    app.cli.add_command(token_group)
+
+    @token_group.command("create")
+    @click.option("--email", required=True)
+    @click.option("--name", default="cli", help="What the token is for.")
+    def token_create(email, name) -> None:
+        """Create an API token; the token is printed alone on the last line."""
+        audit.client_address.set("cli")
+        user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            _fail(f"no user with e-mail {email}")
+        if not user.active:
+            _fail(f"user {email} is deactivated")
+        try:
+            _token, secret = accounts.create_token(user, name)
+        except DomainError as exc:
+            db.session.rollback()
+            _fail(_domain_message(exc))
+        db.session.commit()
+        click.echo(f"API token for {user.email} (shown once, keep it safe):")
+        click.echo(secret)

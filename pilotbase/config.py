@@ -1,0 +1,117 @@
+"""Configuration from the environment.
+
+Three profiles: ``production`` (the default, so a forgotten setting fails safe),
+``development`` (what ``make run`` uses) and ``testing``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable app."""
+
+
+class BaseConfig:
+    SQLALCHEMY_DATABASE_URI = "sqlite:///pilotbase.db"  # relative: under instance/
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    PILOTBASE_TIMEZONE = "Asia/Shanghai"
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    LANGUAGES = ("zh_Hans_CN", "en")
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_FAILURE_LIMIT = "10 per minute"
+    API_RATE_LIMIT = "600 per minute"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = True
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # evidence uploads are up to 50 MB each
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
+    UPLOAD_DIR = ""  # default: instance/uploads
+    PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
+    FORCE_HTTPS = False
+    DEBUG = False
+    TESTING = False
+
+
+class ProductionConfig(BaseConfig):
+    ENV_NAME = "production"
+
+
+class DevelopmentConfig(BaseConfig):
+    ENV_NAME = "development"
+    # Plain http on 127.0.0.1: a Secure cookie would never be sent back.
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+
+
+class TestingConfig(DevelopmentConfig):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-not-for-production"
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+PROFILES = {
+    "production": ProductionConfig,
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+}
+
+
+def load(app, overrides: dict | None = None) -> None:
+    """Fill ``app.config`` from the profile, the environment and ``overrides``."""
+    overrides = dict(overrides or {})
+    profile = overrides.pop("ENV_NAME", None) or os.environ.get("PILOTBASE_ENV", "production")
+    if profile not in PROFILES:
+        raise ConfigError(f"PILOTBASE_ENV must be one of {', '.join(PROFILES)}, not {profile!r}")
+    app.config.from_object(PROFILES[profile])
+    env = os.environ
+    if env.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(env["DATABASE_URL"])
+    for key in ("SECRET_KEY", "PILOTBASE_TIMEZONE", "RATELIMIT_STORAGE_URI", "UPLOAD_DIR",
+                "MAIL_SERVER", "MAIL_DEFAULT_SENDER"):
+        if env.get(key):
+            app.config[key] = env[key]
+    if env.get("PROXY_FIX_X_FOR"):
+        app.config["PROXY_FIX_X_FOR"] = int(env["PROXY_FIX_X_FOR"])
+    if env.get("FORCE_HTTPS"):
+        app.config["FORCE_HTTPS"] = env["FORCE_HTTPS"].lower() in ("1", "true", "yes")
+    app.config.update(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["PILOTBASE_TIMEZONE"]
+    if not app.config["UPLOAD_DIR"]:
+        app.config["UPLOAD_DIR"] = str(Path(app.instance_path) / "uploads")
+
+    if not app.config.get("SECRET_KEY"):
+        if app.config["ENV_NAME"] == "production":
+            raise ConfigError("SECRET_KEY must be set in production (PILOTBASE_ENV=production)")
+        app.config["SECRET_KEY"] = _development_secret(app.instance_path)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (``postgres://``, ``postgresql://``) and use psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def _development_secret(instance_path: str) -> str:
+    """A per-checkout key kept under instance/, so dev sessions survive restarts."""
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

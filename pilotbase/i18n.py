@@ -1,0 +1,55 @@
+"""Language selection and the translated labels of enumerations."""
+
+from __future__ import annotations
+
+from flask import current_app, has_request_context, request, session
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .models import FirmStatus, Language, Role
+
+LANGUAGE_NAMES = {Language.ZH.value: "中文", Language.EN.value: "English"}
+
+LABELS = {
+    Role: {Role.FIRM: _l("Firm user"), Role.OPERATOR: _l("Base operator"),
+           Role.OFFICIAL: _l("Official"), Role.ADMIN: _l("Administrator")},
+    FirmStatus: {FirmStatus.PENDING: _l("Pending verification"), FirmStatus.VERIFIED: _l("Verified"),
+                 FirmStatus.SUSPENDED: _l("Suspended")},
+}
+
+
+def label(value) -> str:
+    """The translated label of an enumeration member (the key itself when none is defined)."""
+    return LABELS.get(type(value), {}).get(value, getattr(value, "value", value))
+
+
+def from_accept_language() -> str:
+    """zh_Hans_CN or en from the Accept-Language header; Chinese when it says nothing useful."""
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best and best.startswith("en"):
+        return Language.EN.value
+    return Language.ZH.value
+
+
+def select_locale() -> str:
+    """Browser: the signed-in user's choice, then the session's, then the header.
+
+    API calls answer in the request's language (its Accept-Language header).
+    """
+    if not has_request_context():  # CLI and background work: the base's default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if request.path.startswith("/api/"):
+        return from_accept_language() if request.headers.get("Accept-Language") else _user_locale()
+    if current_user.is_authenticated:
+        return current_user.language.value
+    chosen = session.get("lang")
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return from_accept_language()
+
+
+def _user_locale() -> str:
+    from flask import g
+
+    user = g.get("api_user")
+    return user.language.value if user is not None else current_app.config["BABEL_DEFAULT_LOCALE"]
