@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -43,7 +43,8 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(status: int, code: str, message, fields: dict | None = None, extra: dict | None = None):
+def error_response(status: int, code: str, message, fields: dict | None = None,
+                   extra: dict | None = None) -> Response:
     """The single place that shapes an error for the client."""
     if wants_json():
         body: dict = {"code": code, "message": str(message)}
@@ -51,8 +52,10 @@ def error_response(status: int, code: str, message, fields: dict | None = None, 
             body["fields"] = {k: [str(m) for m in v] for k, v in fields.items()}
         payload = {"error": body}
         payload.update(extra or {})
-        return jsonify(payload), status
-    return render_template("errors/error.html", status=status, message=str(message)), status
+        return make_response(jsonify(payload), status)
+    # Server-side failures get a page that needs no database (the user may not be loadable).
+    template = "errors/plain.html" if status >= 500 else "errors/error.html"
+    return make_response(render_template(template, status=status, message=str(message)), status)
 
 
 def init_app(app) -> None:
@@ -72,16 +75,16 @@ def init_app(app) -> None:
         message = MESSAGES.get(status, exc.description)
         response = error_response(status, CODES.get(status, "error"), message)
         if status == 429:
-            body, code = response
-            body.headers["Retry-After"] = "60"
-            return body, code
+            response.headers["Retry-After"] = "60"
+        if status == 405 and isinstance(exc, HTTPException) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
         log.error("database error: %s", exc)
         db.session.rollback()
-        return error_response(503, "unavailable", _(str(MESSAGES[503])))
+        return error_response(503, "unavailable", MESSAGES[503])
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

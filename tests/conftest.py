@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from pilotbase import create_app
 from pilotbase.domain import accounts
@@ -65,6 +66,15 @@ def templates(tmp_path_factory):
     return {"sqlite": sqlite_template}
 
 
+class EnglishClient(FlaskClient):
+    """Asks for English, so assertions can read the (source) English strings. The Chinese
+    default is tested by clearing ``environ_base["HTTP_ACCEPT_LANGUAGE"]``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 @pytest.fixture(params=ENGINES)
 def engine_name(request) -> str:
     return request.param
@@ -83,6 +93,7 @@ def app_factory(engine_name, templates, tmp_path):
 
     def factory(**overrides):
         app = create_app(_config(url, tmp_path, **overrides))
+        app.test_client_class = EnglishClient
         made.append(app)
         return app
 

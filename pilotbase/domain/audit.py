@@ -44,7 +44,7 @@ def record(
     event = AuditEvent(
         actor_id=actor.id if actor is not None else None,
         action=action,
-        object_type=type(obj).__tablename__ if obj is not None else "",
+        object_type=getattr(obj, "__tablename__", "") if obj is not None else "",
         object_id=getattr(obj, "id", None),
         before=before,
         after=after,
