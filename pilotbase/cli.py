@@ -8,6 +8,7 @@ import sys
 import click
 import sqlalchemy as sa
 from flask import Flask
+from flask.cli import AppGroup
 
 from .domain import accounts, audit, uscc
 from .domain.errors import DomainError
@@ -50,7 +51,7 @@ def init_app(app: Flask) -> None:
             for role, email, password in report.accounts:
                 click.echo(f"  {role:<9} {email:<30} {password}")
 
-    user_group = click.Group("user", help="Manage user accounts.")
+    user_group = AppGroup("user", help="Manage user accounts.")
     app.cli.add_command(user_group)
 
     @user_group.command("create")
@@ -85,7 +86,7 @@ def init_app(app: Flask) -> None:
         db.session.commit()
         click.echo(f"created user {user.email} ({user.role.value})")
 
-    token_group = click.Group("token", help="Manage API tokens.")
+    token_group = AppGroup("token", help="Manage API tokens.")
     app.cli.add_command(token_group)
 
     @token_group.command("create")

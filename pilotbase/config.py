@@ -33,6 +33,7 @@ class BaseConfig:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = True
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default: memory-hard
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # evidence uploads are up to 50 MB each
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     UPLOAD_DIR = ""  # default: instance/uploads
@@ -58,6 +59,8 @@ class TestingConfig(DevelopmentConfig):
     TESTING = True
     SECRET_KEY = "testing-secret-key-not-for-production"
     WTF_CSRF_ENABLED = False
+    # Cheap hashes keep the suite fast; production's scrypt is checked in test_security.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     RATELIMIT_STORAGE_URI = "memory://"
 
 

@@ -85,6 +85,7 @@ def test_production_cookies_are_secure_httponly_lax(app_factory, users):
     assert app.config["DEBUG"] is False
     assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == 12 * 3600
     assert app.config["MAX_CONTENT_LENGTH"] > 0
+    assert app.config["PASSWORD_HASH_METHOD"] == "scrypt"
     client = app.test_client()
     html = client.get("/login", base_url="https://pilotbase.example").text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)

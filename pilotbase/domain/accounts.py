@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -23,8 +25,16 @@ SESSION_LIFETIME = timedelta(hours=12)
 USER_FIELDS = ("email", "name", "role", "firm_id", "active", "language")
 FIRM_FIELDS = ("name", "credit_code", "contact_name", "contact_email", "contact_phone", "status",
                "status_reason")
-# Compared against when the e-mail is unknown, so a miss costs as much as a hit.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-at-all")
+
+
+def _hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Compared against when the e-mail is unknown, so a miss costs as much as a hit."""
+    return generate_password_hash("not-a-real-password-at-all", method=method)
 
 
 def _sha256(secret: str) -> str:
@@ -126,7 +136,7 @@ def register_firm(*, name, credit_code, contact_name, contact_email, contact_pho
     db.session.add(firm)
     db.session.flush()
     user = User(email=email, name=user_name, role=Role.FIRM, firm_id=firm.id,
-                password_hash=generate_password_hash(password), language=_language(language))
+                password_hash=_hash_password(password), language=_language(language))
     db.session.add(user)
     db.session.flush()
     audit.record(user, "firm.register", firm, after=audit.snapshot(firm, FIRM_FIELDS))
@@ -195,7 +205,7 @@ def create_user(actor: User | None, *, email, name, role, password, firm: Firm |
     _email_is_free(email)
     _check_membership(role, firm)
     user = User(email=email, name=name, role=role, firm_id=firm.id if firm else None,
-                password_hash=generate_password_hash(password), language=_language(language),
+                password_hash=_hash_password(password), language=_language(language),
                 active=active)
     db.session.add(user)
     db.session.flush()
@@ -248,7 +258,7 @@ def change_password(user: User, current: str, new: str, keep_session_token: str 
     if check_password_hash(user.password_hash, new):
         msg = _l("The new password must differ from the current one.")
         raise ValidationFailed(msg, fields={"new_password": [msg]})
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = _hash_password(new)
     user.password_changed_at = utcnow()
     end_all_sessions(user, except_token=keep_session_token)
     audit.record(user, "user.password_change", user)
@@ -259,7 +269,7 @@ def set_password(actor: User | None, user: User, new: str) -> None:
     if actor is not None:
         authorize(actor, "user.manage")
     check_password_rules(new)
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = _hash_password(new)
     user.password_changed_at = utcnow()
     end_all_sessions(user)
     audit.record(actor, "user.password_reset", user)
@@ -269,7 +279,8 @@ def authenticate(email: str, password: str) -> User | None:
     """The active user with this e-mail and password, or None (the same cost either way)."""
     email = (email or "").strip().lower()
     user = db.session.scalar(sa.select(User).where(User.email == email)) if email else None
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    dummy = _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"])
+    ok = check_password_hash(user.password_hash if user else dummy, password or "")
     if user is None or not ok or not user.active:
         return None
     return user

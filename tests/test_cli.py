@@ -1,0 +1,77 @@
+"""The command line: seed, user create, token create."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from pilotbase.domain import accounts
+from pilotbase.extensions import db
+from pilotbase.models import AuditEvent, Firm, FirmStatus, Role, User
+
+from .conftest import count
+
+
+def test_seed_demo_is_idempotent_and_prints_accounts(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed", "--demo"])
+    assert first.exit_code == 0, first.output
+    assert "admin@pilotbase.example" in first.output and "demo-admin-pass-2026" in first.output
+    with app.app_context():
+        users, firms = count(User), count(Firm)
+        assert {u.role for u in db.session.scalars(sa.select(User))} == set(Role)
+        assert accounts.authenticate("firm@pilotbase.example", "demo-firm-pass-2026") is not None
+    second = runner.invoke(args=["seed", "--demo"])
+    assert second.exit_code == 0 and "nothing changed" in second.output
+    with app.app_context():
+        assert (count(User), count(Firm)) == (users, firms)
+
+
+def test_user_create_for_a_new_firm_creates_it_verified(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["user", "create", "--email", "Ops@Example.com", "--name", "Ops", "--role", "firm",
+                                 "--firm", "CLI Robotics", "--password", "a-long-cli-password"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        firm = db.session.scalar(sa.select(Firm).where(Firm.name == "CLI Robotics"))
+        assert firm.status is FirmStatus.VERIFIED
+        user = db.session.scalar(sa.select(User).where(User.email == "ops@example.com"))
+        assert user.firm_id == firm.id
+        assert count(AuditEvent, AuditEvent.action == "user.create", AuditEvent.client_addr == "cli") == 1
+    # An existing firm is reused.
+    again = runner.invoke(args=["user", "create", "--email", "two@example.com", "--name", "Two", "--role", "firm",
+                                "--firm", "CLI Robotics", "--password", "a-long-cli-password"])
+    assert again.exit_code == 0
+    with app.app_context():
+        assert count(Firm, Firm.name == "CLI Robotics") == 1
+
+
+def test_user_create_bad_input_fails_cleanly_and_writes_nothing(app):
+    runner = app.test_cli_runner()
+    cases = [
+        ["--email", "x@example.com", "--name", "X", "--role", "operator", "--password", "short"],
+        ["--email", "not-an-email", "--name", "X", "--role", "operator", "--password", "a-long-cli-password"],
+        ["--email", "x@example.com", "--name", "X", "--role", "firm", "--password", "a-long-cli-password"],
+        ["--email", "x@example.com", "--name", "X", "--role", "official", "--firm", "F", "--password", "a-long-password"],
+        ["--email", "x@example.com", "--name", "X", "--role", "king", "--password", "a-long-cli-password"],
+        ["--email", "x@example.com", "--name", "X", "--role", "firm", "--firm", "Bad Code Inc",
+         "--credit-code", "123", "--password", "a-long-cli-password"],
+    ]
+    for args in cases:
+        result = runner.invoke(args=["user", "create", *args])
+        assert result.exit_code != 0, args
+        assert "Error" in result.output, args
+        assert "Traceback" not in result.output
+    with app.app_context():
+        assert count(User) == 0 and count(Firm) == 0
+
+
+def test_token_create_prints_the_token_alone_on_the_last_line(app, users, client):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["token", "create", "--email", users["operator"].email])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("pb_") and " " not in token
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.get_json()["email"] == users["operator"].email
+    unknown = runner.invoke(args=["token", "create", "--email", "ghost@example.com"])
+    assert unknown.exit_code == 1 and "no user" in unknown.output
