@@ -38,10 +38,11 @@ def create_app(config: dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from . import errors, cli
+    from . import cli, errors, storage
 
     errors.init_app(app)
     cli.init_app(app)
+    storage.init_app(app)
     return app
 
 
