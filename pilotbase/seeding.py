@@ -44,10 +44,22 @@ def load_demo_accounts(report: SeedReport, path: Path | None = None) -> None:
         report.accounts.append((item["role"], item["email"], item["password"]))
 
 
+def load_bays(report: SeedReport, path: Path | None = None) -> None:
+    """The base's bays, from seeds/bays.json; an existing code is left untouched."""
+    from .domain import bays
+    from .models import Bay
+
+    data = json.loads((path or SEEDS_DIR / "bays.json").read_text(encoding="utf-8"))
+    for item in data["bays"]:
+        if db.session.scalar(sa.select(Bay.id).where(Bay.code == item["code"])) is None:
+            bays.create_bay(None, item)
+            report.created.append(f"bay {item['code']}")
+
+
 def seed(demo: bool = False) -> SeedReport:
     """Load reference data and, with ``demo``, the demo accounts. Safe to run again."""
     report = SeedReport()
-    # Reference data sets (bays, scenarios, targets) are added here by the issues that own them.
+    load_bays(report)
     if demo:
         load_demo_accounts(report)
     db.session.commit()

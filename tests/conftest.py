@@ -202,3 +202,56 @@ def users(make_user, make_firm):
 def count(model, *where) -> int:
     """Rows of ``model`` (matching ``where``); call inside an app context."""
     return _db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+
+OPEN_EVERY_DAY = {str(d): [["08:00", "20:00"]] for d in range(7)}
+
+
+@pytest.fixture
+def make_bay(app):
+    """A bay open 08:00–20:00 every day, 30-minute steps, 1–8 h, 1 h notice, 90 days ahead."""
+    from pilotbase.domain import bays
+
+    def make(**overrides):
+        n = next(_counter)
+        data = {"code": f"T-{n}", "name_zh": f"测试工位{n}", "name_en": f"Test bay {n}",
+                "zone": "T", "capabilities": ["motion_capture", "data_recording"],
+                "collaboration_modes": ["hand_guiding"], "opening_hours": OPEN_EVERY_DAY,
+                "granularity_minutes": 30, "min_duration_minutes": 60, "max_duration_minutes": 480,
+                "min_notice_hours": 1, "horizon_days": 90}
+        data.update(overrides)
+        with app.app_context():
+            bay = bays.create_bay(None, data)
+            _db.session.commit()
+            return detached(bay)
+
+    return make
+
+
+@pytest.fixture
+def make_booking(app):
+    """A booking requested by ``user`` (pending), optionally approved by ``approver``."""
+    from pilotbase.domain import bookings
+    from pilotbase.models import Bay
+
+    def make(user, bay, start, end, purpose="Trial run", approver=None, firm=None):
+        with app.app_context():
+            actor = _db.session.get(User, user.id)
+            firm_obj = _db.session.get(Firm, firm.id) if firm is not None else None
+            booking = bookings.request_booking(actor, bay=_db.session.get(Bay, bay.id), start=start, end=end,
+                                               purpose=purpose, firm=firm_obj)
+            if approver is not None:
+                bookings.approve(_db.session.get(User, approver.id), booking)
+            _db.session.commit()
+            return detached(booking)
+
+    return make
+
+
+def next_local(hour: int, days: int = 2):
+    """A whole local hour ``days`` from today in Asia/Shanghai, as an aware datetime."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).replace(minute=0, second=0, microsecond=0)
+    return (today + timedelta(days=days)).replace(hour=hour)

@@ -1,7 +1,9 @@
 """Every route × every role (and anonymous) → the expected status.
 
-A route added without an entry here fails ``test_every_route_has_an_entry``. Firm users
-asking for another firm's objects get 404, never 403.
+A route added without an entry fails ``test_every_route_has_an_entry``. Entries live here
+and in ``tests/matrix_<area>.py`` modules (each with ``ENTRIES`` and optionally
+``setup(app, users) -> dict`` of extra URL placeholders), merged below. Firm users asking
+for another firm's objects get 404, never 403.
 """
 
 from __future__ import annotations
@@ -12,22 +14,7 @@ from pilotbase.domain import accounts
 from pilotbase.extensions import db
 from pilotbase.models import ApiToken, User
 
-ROLES = ("anon", "firm", "operator", "official", "admin")
-
-
-def every(status):
-    return dict.fromkeys(ROLES, status)
-
-
-def signed_in(status, anon=302):
-    return {"anon": anon, **dict.fromkeys(ROLES[1:], status)}
-
-
-def only(allowed: dict, otherwise=403, anon=302):
-    out = {"anon": anon, **dict.fromkeys(ROLES[1:], otherwise)}
-    out.update(allowed)
-    return out
-
+from .matrix_common import ROLES, every, only, signed_in
 
 # (endpoint, method) -> [(url, form data or None, {role: status})]
 MATRIX = {
@@ -74,14 +61,34 @@ MATRIX = {
 }
 
 
+def _area_modules():
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    names = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("matrix_")
+             and m.name != "matrix_common"]
+    return [importlib.import_module(f"tests.{name}") for name in sorted(names)]
+
+
+def all_entries() -> dict:
+    merged = dict(MATRIX)
+    for module in _area_modules():
+        overlap = set(merged) & set(module.ENTRIES)
+        assert not overlap, f"{module.__name__} repeats {overlap}"
+        merged.update(module.ENTRIES)
+    return merged
+
+
 def test_every_route_has_an_entry(app):
+    entries = all_entries()
     missing = []
     for rule in app.url_map.iter_rules():
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            if (rule.endpoint, method) not in MATRIX:
+            if (rule.endpoint, method) not in entries:
                 missing.append(f"{method} {rule.rule} ({rule.endpoint})")
     assert not missing, "add these routes to the authorization matrix: " + ", ".join(missing)
-    stale = set(MATRIX) - {(r.endpoint, m) for r in app.url_map.iter_rules() for m in (r.methods or ())}
+    stale = set(entries) - {(r.endpoint, m) for r in app.url_map.iter_rules() for m in (r.methods or ())}
     assert not stale, f"matrix entries for routes that no longer exist: {stale}"
 
 
@@ -95,9 +102,12 @@ def test_every_route_answers_each_role_as_expected(app, users, login):
         admin_token = db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == users["admin"].id))
     ids = {"own_firm": users["own_firm"].id, "other_firm": users["other_firm"].id,
            "official_user": users["official"].id, "admin_token": admin_token}
+    for module in _area_modules():
+        if hasattr(module, "setup"):
+            ids.update(module.setup(app, users))
 
     failures = []
-    for (endpoint, method), cases in MATRIX.items():
+    for (endpoint, method), cases in all_entries().items():
         for url_template, data, expected in cases:
             url = url_template.format(**ids)
             for role in ROLES:

@@ -30,6 +30,18 @@ MATRIX: dict[str, frozenset[Role]] = {
     "user.list": frozenset({Role.ADMIN}),
     "user.manage": frozenset({Role.ADMIN}),
     "audit.read": READERS,
+    "bay.view": ANY_ROLE,
+    "bay.manage": STAFF,
+    "booking.view": ANY_ROLE,  # firm users: their own firm's bookings only
+    "booking.request": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "booking.edit": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "booking.cancel": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "booking.decide": STAFF,
+    "booking.day_view": READERS,
+    "utilisation.view": READERS,
+    "calendar.firm_feed": frozenset({Role.FIRM}),
+    "calendar.bay_feed": STAFF,
+    "notification.read": ANY_ROLE,
 }
 
 

@@ -4,8 +4,13 @@ from .accounts import ApiToken, Firm, FirmStatus, Language, LoginSession, Role, 
 from .api import IdempotencyRecord
 from .audit import AuditEvent
 from .base import Base, UTCDateTime, utcnow
+from .bays import Bay, BayCapability, Blackout, Capability, CollaborationMode
+from .bookings import HOLDING, Booking, BookingSeries, BookingStatus
+from .notifications import CalendarFeed, Notification
 
 __all__ = [
+    "HOLDING", "Bay", "BayCapability", "Blackout", "Booking", "BookingSeries", "BookingStatus",
+    "CalendarFeed", "Capability", "CollaborationMode", "Notification",
     "ApiToken", "AuditEvent", "Base", "Firm", "FirmStatus", "IdempotencyRecord", "Language",
     "LoginSession", "Role", "UTCDateTime", "User", "utcnow",
 ]

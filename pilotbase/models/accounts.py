@@ -43,6 +43,7 @@ class Firm(Base):
         enum_column(FirmStatus, "firm_status"), default=FirmStatus.PENDING, index=True
     )
     status_reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    monthly_quota_hours: Mapped[int] = mapped_column(default=40, server_default="40")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

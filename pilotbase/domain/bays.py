@@ -1,0 +1,361 @@
+"""Bays, their rules and blackouts; availability, free-slot search and utilisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from ..extensions import db
+from ..models import HOLDING, Bay, BayCapability, Blackout, Booking, BookingStatus, Capability, CollaborationMode, User
+from . import audit
+from .errors import NotFound, ValidationFailed
+from .permissions import authorize
+from .timeutil import at_local, local, local_days, now, parse_clock
+
+BAY_FIELDS = ("code", "name_zh", "name_en", "zone", "description", "capabilities", "collaboration_modes",
+              "opening_hours", "granularity_minutes", "min_duration_minutes", "max_duration_minutes",
+              "min_notice_hours", "horizon_days", "active")
+
+
+def _invalid(field: str, message) -> ValidationFailed:
+    return ValidationFailed(message, fields={field: [message]})
+
+
+# --- rules of a bay ---------------------------------------------------------------------------
+
+def validate_opening_hours(hours: dict) -> dict:
+    """``{"0": [["08:00", "20:00"]], …}`` with sorted, non-overlapping windows; "24:00" allowed as an end."""
+    clean: dict[str, list[list[str]]] = {}
+    if not isinstance(hours, dict):
+        raise _invalid("opening_hours", _l("Opening hours must map weekdays to time windows."))
+    for key, windows in hours.items():
+        if str(key) not in {str(d) for d in range(7)} or not isinstance(windows, list):
+            raise _invalid("opening_hours", _l("Opening hours must map weekdays to time windows."))
+        parsed = []
+        for window in windows:
+            try:
+                opens, closes = window
+                start, end = _minutes(opens), _minutes(closes)
+            except (TypeError, ValueError):
+                raise _invalid("opening_hours", _l("Write times as HH:MM, e.g. 08:00–20:00.")) from None
+            if end <= start:
+                raise _invalid("opening_hours", _l("A window must close after it opens."))
+            parsed.append((start, end, opens, closes))
+        parsed.sort()
+        for (_s1, e1, *_), (s2, _e2, *_) in zip(parsed, parsed[1:]):
+            if s2 < e1:
+                raise _invalid("opening_hours", _l("Opening windows of one day must not overlap."))
+        if parsed:
+            clean[str(key)] = [[p[2], p[3]] for p in parsed]
+    return clean
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = str(text).split(":")
+    value = int(hours) * 60 + int(minutes)
+    if not (len(str(text)) == 5 and 0 <= int(minutes) < 60 and 0 <= value <= 24 * 60):
+        raise ValueError(text)
+    return value
+
+
+def opening_windows(bay: Bay, day: date) -> list[tuple[datetime, datetime]]:
+    """The bay's open intervals on one local day, as UTC instants."""
+    windows = []
+    for opens, closes in bay.opening_hours.get(str(day.weekday()), []):
+        start = at_local(day, parse_clock(opens))
+        end = at_local(day + timedelta(days=1), time.min) if closes == "24:00" else at_local(day, parse_clock(closes))
+        windows.append((start, end))
+    return windows
+
+
+def _bay_data(data: dict, bay_id: int | None = None) -> dict:
+    code = " ".join(str(data.get("code", "")).split()).upper()
+    if not code or len(code) > 20:
+        raise _invalid("code", _l("Give a code of 1 to 20 characters."))
+    query = sa.select(Bay.id).where(Bay.code == code)
+    if bay_id is not None:
+        query = query.where(Bay.id != bay_id)
+    if db.session.scalar(query) is not None:
+        raise _invalid("code", _l("Another bay already has this code."))
+    name_zh = " ".join(str(data.get("name_zh", "")).split())
+    if not name_zh or len(name_zh) > 100:
+        raise _invalid("name_zh", _l("Give a Chinese name of at most 100 characters."))
+    caps = list(dict.fromkeys(data.get("capabilities") or []))
+    if any(c not in {m.value for m in Capability} for c in caps):
+        raise _invalid("capabilities", _l("Choose capabilities from the list."))
+    modes = list(dict.fromkeys(data.get("collaboration_modes") or []))
+    if any(m not in {v.value for v in CollaborationMode} for m in modes):
+        raise _invalid("collaboration_modes", _l("Choose collaboration modes from the list."))
+    numbers = {}
+    for field, low, high in (("granularity_minutes", 5, 240), ("min_duration_minutes", 5, 24 * 60),
+                             ("max_duration_minutes", 5, 7 * 24 * 60), ("min_notice_hours", 0, 24 * 30),
+                             ("horizon_days", 1, 730)):
+        try:
+            value = int(data.get(field))
+        except (TypeError, ValueError):
+            raise _invalid(field, _l("Enter a whole number.")) from None
+        if not low <= value <= high:
+            raise _invalid(field, _l("Enter a number from %(low)d to %(high)d.", low=low, high=high))
+        numbers[field] = value
+    if numbers["max_duration_minutes"] < numbers["min_duration_minutes"]:
+        raise _invalid("max_duration_minutes", _l("The maximum duration must not be below the minimum."))
+    for field in ("min_duration_minutes", "max_duration_minutes"):
+        if numbers[field] % numbers["granularity_minutes"]:
+            raise _invalid(field, _l("Durations must be whole multiples of the granularity."))
+    return {
+        "code": code, "name_zh": name_zh,
+        "name_en": " ".join(str(data.get("name_en", "")).split())[:100],
+        "zone": " ".join(str(data.get("zone", "")).split())[:60],
+        "description": str(data.get("description", "")).strip()[:4000],
+        "collaboration_modes": modes,
+        "opening_hours": validate_opening_hours(data.get("opening_hours") or {}),
+        "capabilities": caps,
+        **numbers,
+    }
+
+
+def _apply(bay: Bay, data: dict) -> None:
+    caps = data.pop("capabilities")
+    for key, value in data.items():
+        setattr(bay, key, value)
+    bay.capability_rows = [BayCapability(capability=c) for c in caps]
+
+
+def create_bay(actor: User | None, data: dict) -> Bay:
+    """A new bay with its rules (operators and admins; ``None`` for seeds)."""
+    if actor is not None:
+        authorize(actor, "bay.manage")
+    clean = _bay_data(data)
+    bay = Bay()
+    _apply(bay, dict(clean))
+    db.session.add(bay)
+    db.session.flush()
+    audit.record(actor, "bay.create", bay, after=audit.snapshot(bay, BAY_FIELDS))
+    return bay
+
+
+def update_bay(actor: User, bay: Bay, data: dict) -> Bay:
+    """Change a bay's details and rules; existing bookings are kept as they are."""
+    authorize(actor, "bay.manage")
+    clean = _bay_data(data, bay_id=bay.id)
+    before = audit.snapshot(bay, BAY_FIELDS)
+    _apply(bay, dict(clean))
+    bay.active = bool(data.get("active", bay.active))
+    audit.record(actor, "bay.update", bay, before, audit.snapshot(bay, BAY_FIELDS))
+    return bay
+
+
+def get_bay(bay_id: int) -> Bay:
+    bay = db.session.get(Bay, bay_id)
+    if bay is None:
+        raise NotFound(_l("Not found."))
+    return bay
+
+
+def bays_query(capabilities: list[str] | None = None, active_only: bool = True) -> sa.Select:
+    """Bays offering every one of ``capabilities`` (an indexed GROUP BY on bay_capabilities)."""
+    query = sa.select(Bay).order_by(Bay.code)
+    if active_only:
+        query = query.where(Bay.active.is_(True))
+    caps = [c for c in (capabilities or []) if c]
+    if caps:
+        having = (sa.select(BayCapability.bay_id).where(BayCapability.capability.in_(caps))
+                  .group_by(BayCapability.bay_id).having(sa.func.count() == len(set(caps))))
+        query = query.where(Bay.id.in_(having))
+    return query
+
+
+# --- blackouts --------------------------------------------------------------------------------
+
+def create_blackout(actor: User, bay: Bay | None, start: datetime, end: datetime, reason: str
+                    ) -> tuple[Blackout, list[Booking]]:
+    """Block a bay (or every bay) for [start, end); returns the holding bookings it now overlaps,
+    for the operator to cancel with a reason."""
+    authorize(actor, "bay.manage")
+    if end <= start:
+        raise _invalid("end", _l("The end must be after the start."))
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise _invalid("reason", _l("Give a reason."))
+    blackout = Blackout(bay_id=bay.id if bay else None, starts_at=start, ends_at=end, reason=reason[:300],
+                        created_by_id=actor.id)
+    db.session.add(blackout)
+    db.session.flush()
+    audit.record(actor, "blackout.create", blackout,
+                 after={"bay_id": blackout.bay_id, "start": start.isoformat(), "end": end.isoformat(), "reason": reason})
+    return blackout, affected_by_blackout(blackout)
+
+
+def affected_by_blackout(blackout: Blackout) -> list[Booking]:
+    query = sa.select(Booking).where(Booking.status.in_(HOLDING), Booking.starts_at < blackout.ends_at,
+                                     Booking.ends_at > blackout.starts_at).order_by(Booking.starts_at)
+    if blackout.bay_id is not None:
+        query = query.where(Booking.bay_id == blackout.bay_id)
+    return list(db.session.scalars(query))
+
+
+def lift_blackout(actor: User, blackout: Blackout) -> None:
+    """End a blackout early; the row stays for history."""
+    authorize(actor, "bay.manage")
+    if blackout.lifted_at is None:
+        blackout.lifted_at = now()
+        audit.record(actor, "blackout.lift", blackout)
+
+
+def blackouts_between(bay_id: int | None, start: datetime, end: datetime) -> list[Blackout]:
+    """Active blackouts overlapping [start, end) for one bay (those for all bays included)."""
+    query = sa.select(Blackout).where(Blackout.lifted_at.is_(None), Blackout.starts_at < end,
+                                      Blackout.ends_at > start).order_by(Blackout.starts_at)
+    if bay_id is not None:
+        query = query.where(sa.or_(Blackout.bay_id == bay_id, Blackout.bay_id.is_(None)))
+    return list(db.session.scalars(query))
+
+
+# --- availability -----------------------------------------------------------------------------
+
+@dataclass
+class Busy:
+    start: datetime
+    end: datetime
+    kind: str  # booking | blackout | closed
+    booking: Booking | None = None
+    reason: str = ""
+
+
+def holding_bookings(bay_ids: list[int], start: datetime, end: datetime) -> list[Booking]:
+    """Pending and approved bookings of these bays overlapping [start, end) (ix_bookings_bay_time)."""
+    if not bay_ids:
+        return []
+    return list(db.session.scalars(
+        sa.select(Booking).where(Booking.bay_id.in_(bay_ids), Booking.status.in_(HOLDING),
+                                 Booking.starts_at < end, Booking.ends_at > start)
+        .order_by(Booking.bay_id, Booking.starts_at)))
+
+
+def closed_intervals(bay: Bay, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The parts of [start, end) outside the bay's opening hours."""
+    opened = [w for day in local_days(start - timedelta(days=1), end + timedelta(days=1))
+              for w in opening_windows(bay, day)]
+    return _subtract([(start, end)], opened)
+
+
+def _subtract(intervals, holes):
+    """``intervals`` minus ``holes`` (both lists of (start, end)), sorted."""
+    result = []
+    for s, e in intervals:
+        pieces = [(s, e)]
+        for hs, he in holes:
+            next_pieces = []
+            for ps, pe in pieces:
+                if he <= ps or hs >= pe:
+                    next_pieces.append((ps, pe))
+                    continue
+                if hs > ps:
+                    next_pieces.append((ps, hs))
+                if he < pe:
+                    next_pieces.append((he, pe))
+            pieces = next_pieces
+        result.extend(pieces)
+    return sorted(result)
+
+
+def availability(bay: Bay, start: datetime, end: datetime,
+                 bookings: list[Booking] | None = None, blackouts: list[Blackout] | None = None
+                 ) -> tuple[list[tuple[datetime, datetime]], list[Busy]]:
+    """Free intervals and busy ones (booking, blackout, closed) of a bay over [start, end)."""
+    if bookings is None:
+        bookings = holding_bookings([bay.id], start, end)
+    if blackouts is None:
+        blackouts = blackouts_between(bay.id, start, end)
+    busy = [Busy(max(b.starts_at, start), min(b.ends_at, end), "booking", booking=b) for b in bookings]
+    busy += [Busy(max(b.starts_at, start), min(b.ends_at, end), "blackout", reason=b.reason) for b in blackouts]
+    busy += [Busy(s, e, "closed") for s, e in closed_intervals(bay, start, end)]
+    busy.sort(key=lambda b: (b.start, b.end))
+    free = _subtract([(start, end)], [(b.start, b.end) for b in busy])
+    return free, busy
+
+
+def find_free_slots(*, capabilities: list[str], min_hours: float, start: datetime, end: datetime,
+                    limit: int = 10) -> list[tuple[Bay, datetime, datetime]]:
+    """The earliest ``limit`` free intervals of at least ``min_hours`` in bays offering all
+    ``capabilities`` within [start, end), honouring each bay's notice, horizon and granularity.
+
+    Two indexed queries load the window's holds and blackouts for the candidate bays;
+    the rest is interval arithmetic over those rows only.
+    """
+    bays = list(db.session.scalars(bays_query(capabilities)))
+    current = now()
+    bookings = holding_bookings([b.id for b in bays], start, end)
+    blackouts = blackouts_between(None, start, end)
+    slots = []
+    need = timedelta(hours=min_hours)
+    for bay in bays:
+        earliest = max(start, current + timedelta(hours=bay.min_notice_hours))
+        latest = min(end, current + timedelta(days=bay.horizon_days))
+        if latest <= earliest:
+            continue
+        own = [b for b in bookings if b.bay_id == bay.id]
+        dark = [b for b in blackouts if b.bay_id in (None, bay.id)]
+        free, _busy = availability(bay, earliest, latest, own, dark)
+        step = timedelta(minutes=bay.granularity_minutes)
+        for s, e in free:
+            s = _ceil_to_grid(s, step)
+            e = _floor_to_grid(e, step)
+            if e - s >= need and need >= timedelta(minutes=bay.min_duration_minutes) and \
+                    need <= timedelta(minutes=bay.max_duration_minutes):
+                slots.append((bay, s, e))
+    slots.sort(key=lambda t: (t[1], t[0].code))
+    return slots[:limit]
+
+
+def _grid_offset(dt: datetime, step: timedelta) -> timedelta:
+    midnight = local(dt).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (local(dt) - midnight) % step
+
+
+def _ceil_to_grid(dt: datetime, step: timedelta) -> datetime:
+    offset = _grid_offset(dt, step)
+    return dt if not offset else dt + (step - offset)
+
+
+def _floor_to_grid(dt: datetime, step: timedelta) -> datetime:
+    return dt - _grid_offset(dt, step)
+
+
+def is_on_grid(dt: datetime, minutes: int) -> bool:
+    return not _grid_offset(dt, timedelta(minutes=minutes))
+
+
+# --- utilisation ------------------------------------------------------------------------------
+
+@dataclass
+class Utilisation:
+    bay: Bay
+    open_hours: float
+    booked_hours: float
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.booked_hours / self.open_hours, 1) if self.open_hours else 0.0
+
+
+def utilisation(start: datetime, end: datetime) -> list[Utilisation]:
+    """Booked (approved or completed) versus open hours per active bay over [start, end)."""
+    bays = list(db.session.scalars(bays_query(active_only=True)))
+    rows = db.session.execute(
+        sa.select(Booking.bay_id, Booking.starts_at, Booking.ends_at)
+        .where(Booking.status.in_((BookingStatus.APPROVED, BookingStatus.COMPLETED)),
+               Booking.starts_at < end, Booking.ends_at > start)).all()
+    booked: dict[int, float] = {}
+    for bay_id, s, e in rows:
+        booked[bay_id] = booked.get(bay_id, 0.0) + (min(e, end) - max(s, start)).total_seconds() / 3600
+    out = []
+    for bay in bays:
+        open_hours = sum((min(we, end) - max(ws, start)).total_seconds() / 3600
+                         for day in local_days(start, end) for ws, we in opening_windows(bay, day)
+                         if we > start and ws < end)
+        out.append(Utilisation(bay, round(open_hours, 1), round(booked.get(bay.id, 0.0), 1)))
+    return out

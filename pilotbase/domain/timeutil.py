@@ -1,0 +1,54 @@
+"""Time in the base's zone: instants are UTC, opening hours are local wall-clock times."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+def base_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["PILOTBASE_TIMEZONE"])
+
+
+def now() -> datetime:
+    """The current instant (UTC). Tests move it with ``app.config["PILOTBASE_NOW"]``."""
+    fixed = current_app.config.get("PILOTBASE_NOW")
+    return fixed.astimezone(timezone.utc) if fixed else datetime.now(timezone.utc)
+
+
+def local(dt: datetime) -> datetime:
+    return dt.astimezone(base_zone())
+
+
+def at_local(day: date, clock: time) -> datetime:
+    """The UTC instant of a local wall-clock time on a local day."""
+    return datetime.combine(day, clock, base_zone()).astimezone(timezone.utc)
+
+
+def local_days(start: datetime, end: datetime):
+    """Each local calendar day touched by [start, end)."""
+    day = local(start).date()
+    last = local(end - timedelta(microseconds=1)).date()
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def parse_clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    if hours == "24" and minutes == "00":
+        return time.max
+    return time(int(hours), int(minutes))
+
+
+def month_bounds(dt: datetime) -> tuple[datetime, datetime]:
+    """The local calendar month containing ``dt``, as UTC instants [first, next first)."""
+    day = local(dt).date().replace(day=1)
+    following = (day + timedelta(days=32)).replace(day=1)
+    return at_local(day, time.min), at_local(following, time.min)
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
