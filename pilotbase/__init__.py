@@ -87,7 +87,12 @@ def _init_extensions(app: Flask) -> None:
         g.audit_token = audit.client_address.set(request.remote_addr or "")
 
     # Globals (not a context processor) so imported macros see them too.
-    app.jinja_env.globals.update(can=can, label=i18n.label, language_names=i18n.LANGUAGE_NAMES)
+    app.jinja_env.globals.update(can=can, label=i18n.label, label_key=i18n.label_key,
+                                  language_names=i18n.LANGUAGE_NAMES)
+    from .models import BookingStatus, Capability, CollaborationMode
+
+    app.jinja_env.globals.update(BookingStatus=BookingStatus, Capability=Capability,
+                                  CollaborationMode=CollaborationMode)
 
     @app.context_processor
     def _current_locale():
@@ -101,7 +106,10 @@ def _register_blueprints(app: Flask) -> None:
     from .api import docs_bp
     from .web.admin.views import bp as admin_bp
     from .web.auth.views import bp as auth_bp
+    from .web.bays.views import bp as bays_bp
+    from .web.bookings.views import bp as bookings_bp
     from .web.main.views import bp as main_bp
+    from .web.notifications.views import bp as notifications_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, api_bp, docs_bp):
+    for bp in (main_bp, auth_bp, admin_bp, bays_bp, bookings_bp, notifications_bp, api_bp, docs_bp):
         app.register_blueprint(bp)

@@ -6,7 +6,7 @@ from flask import current_app, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .models import FirmStatus, Language, Role
+from .models import BookingStatus, Capability, CollaborationMode, FirmStatus, Language, Role
 
 LANGUAGE_NAMES = {Language.ZH.value: "中文", Language.EN.value: "English"}
 
@@ -15,7 +15,33 @@ LABELS = {
            Role.OFFICIAL: _l("Official"), Role.ADMIN: _l("Administrator")},
     FirmStatus: {FirmStatus.PENDING: _l("Pending verification"), FirmStatus.VERIFIED: _l("Verified"),
                  FirmStatus.SUSPENDED: _l("Suspended")},
+    BookingStatus: {BookingStatus.PENDING: _l("Pending approval"), BookingStatus.APPROVED: _l("Approved"),
+                    BookingStatus.REJECTED: _l("Rejected"), BookingStatus.CANCELLED: _l("Cancelled"),
+                    BookingStatus.COMPLETED: _l("Completed"), BookingStatus.NO_SHOW: _l("No-show")},
+    Capability: {
+        Capability.MOTION_CAPTURE: _l("Motion capture"), Capability.FORCE_TORQUE: _l("Force/torque measurement"),
+        Capability.LIGHT_CURTAIN: _l("Light curtain"), Capability.SAFETY_FENCE: _l("Safety fence"),
+        Capability.PALLET_RACKING: _l("Pallet racking"), Capability.CONVEYOR: _l("Conveyor"),
+        Capability.STAIRS_SLOPES: _l("Stairs and slopes"), Capability.MOCK_HOME: _l("Mock home"),
+        Capability.HOSPITAL_WARD: _l("Hospital ward"), Capability.PRIVATE_5G: _l("Private 5G"),
+        Capability.DATA_RECORDING: _l("Data recording"), Capability.OUTDOOR_TERRAIN: _l("Outdoor terrain"),
+        Capability.RETAIL_COUNTER: _l("Retail counter"), Capability.OVERHEAD_CRANE: _l("Overhead crane / tether"),
+    },
+    CollaborationMode: {
+        CollaborationMode.SAFETY_RATED_MONITORED_STOP: _l("Safety-rated monitored stop"),
+        CollaborationMode.HAND_GUIDING: _l("Hand guiding"),
+        CollaborationMode.SPEED_SEPARATION_MONITORING: _l("Speed and separation monitoring"),
+        CollaborationMode.POWER_FORCE_LIMITING: _l("Power and force limiting"),
+    },
 }
+
+
+def label_key(enum_cls, key: str) -> str:
+    """The label of a stored key (e.g. a capability string from a JSON column)."""
+    try:
+        return label(enum_cls(key))
+    except ValueError:
+        return key
 
 
 def label(value) -> str:

@@ -52,3 +52,8 @@ def month_bounds(dt: datetime) -> tuple[datetime, datetime]:
 
 def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
+
+
+def from_local_input(value: datetime) -> datetime:
+    """A naive datetime typed into a form (local wall-clock time) as a UTC instant."""
+    return value.replace(tzinfo=base_zone()).astimezone(timezone.utc)
