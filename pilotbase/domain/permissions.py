@@ -37,7 +37,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "booking.edit": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
     "booking.cancel": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
     "booking.decide": STAFF,
-    "booking.day_view": READERS,
+    "booking.day.view": READERS,
     "utilisation.view": READERS,
     "calendar.firm_feed": frozenset({Role.FIRM}),
     "calendar.bay_feed": STAFF,
