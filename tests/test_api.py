@@ -211,7 +211,9 @@ def test_body_validation_errors_write_nothing(frame_app, users):
 def test_openapi_document_is_generated_from_the_routes(client, app):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/me", "/openapi.json"}
+    assert {"/me", "/openapi.json", "/bays", "/bays/{bay_id}/availability", "/bookings", "/bookings/{booking_id}",
+            "/bookings/{booking_id}/approve", "/bookings/{booking_id}/reject", "/bookings/{booking_id}/cancel",
+            "/bookings/{booking_id}/complete", "/bookings/{booking_id}/no-show"} == set(doc["paths"])
     me = doc["paths"]["/me"]["get"]
     assert me["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/MeOut"}
     assert "401" in me["responses"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import wraps
 from typing import Any, Callable, TypeVar
 
@@ -100,11 +101,16 @@ def parse_body(model: type[Model]) -> Model:
 
 def parse_query(model: type[Model]) -> Model:
     """Query-string arguments validated against ``model`` (422 when invalid)."""
-    args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+    args = {k: _plus_restored(v) for k, v in request.args.items() if k not in ("page", "per_page")}
     try:
         return model.model_validate(args)
     except PydanticError as exc:
         raise ValidationFailed(_l("Some query parameters are not valid."), fields=_pydantic_fields(exc)) from None
+
+
+def _plus_restored(value: str) -> str:
+    """An unencoded "+08:00" arrives as " 08:00"; put the plus back rather than fail the caller."""
+    return re.sub(r"^(\d{4}-\d\d-\d\dT[\d:.]+) (\d\d:\d\d)$", r"\1+\2", value)
 
 
 class BadBody(DomainError):
@@ -197,4 +203,4 @@ def _replay(key: str, digest: str) -> Response | None:
     return response
 
 
-from . import docs, me  # noqa: E402,F401  (register the endpoints)
+from . import bays, bookings, docs, me  # noqa: E402,F401  (register the endpoints)
