@@ -39,6 +39,14 @@ class BaseConfig:
     UPLOAD_DIR = ""  # default: instance/uploads
     PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
     FORCE_HTTPS = False
+    # E-mail over SMTP; disabled while MAIL_SERVER is empty (in-app notifications still work).
+    MAIL_SERVER = ""
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_DEFAULT_SENDER = "PilotBase <no-reply@pilotbase.local>"
     DEBUG = False
     TESTING = False
 
@@ -82,13 +90,15 @@ def load(app, overrides: dict | None = None) -> None:
     if env.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(env["DATABASE_URL"])
     for key in ("SECRET_KEY", "PILOTBASE_TIMEZONE", "RATELIMIT_STORAGE_URI", "UPLOAD_DIR",
-                "MAIL_SERVER", "MAIL_DEFAULT_SENDER"):
+                "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER"):
         if env.get(key):
             app.config[key] = env[key]
-    if env.get("PROXY_FIX_X_FOR"):
-        app.config["PROXY_FIX_X_FOR"] = int(env["PROXY_FIX_X_FOR"])
-    if env.get("FORCE_HTTPS"):
-        app.config["FORCE_HTTPS"] = env["FORCE_HTTPS"].lower() in ("1", "true", "yes")
+    for key in ("PROXY_FIX_X_FOR", "MAIL_PORT"):
+        if env.get(key):
+            app.config[key] = int(env[key])
+    for key in ("FORCE_HTTPS", "MAIL_USE_TLS", "MAIL_USE_SSL"):
+        if env.get(key):
+            app.config[key] = env[key].lower() in ("1", "true", "yes")
     app.config.update(overrides)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["PILOTBASE_TIMEZONE"]
