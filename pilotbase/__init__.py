@@ -89,10 +89,11 @@ def _init_extensions(app: Flask) -> None:
     # Globals (not a context processor) so imported macros see them too.
     app.jinja_env.globals.update(can=can, label=i18n.label, label_key=i18n.label_key,
                                   language_names=i18n.LANGUAGE_NAMES)
-    from .models import BookingStatus, Capability, CollaborationMode
+    from . import models
 
-    app.jinja_env.globals.update(BookingStatus=BookingStatus, Capability=Capability,
-                                  CollaborationMode=CollaborationMode)
+    app.jinja_env.globals.update({name: getattr(models, name) for name in (
+        "BookingStatus", "Capability", "CollaborationMode", "InteractionLevel", "RiskLevel", "RobotType",
+        "ScenarioStatus", "Sector")})
 
     @app.context_processor
     def _current_locale():
@@ -110,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from .web.bookings.views import bp as bookings_bp
     from .web.main.views import bp as main_bp
     from .web.notifications.views import bp as notifications_bp
+    from .web.scenarios.views import bp as scenarios_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, bays_bp, bookings_bp, notifications_bp, api_bp, docs_bp):
+    for bp in (main_bp, auth_bp, admin_bp, bays_bp, bookings_bp, notifications_bp, scenarios_bp, api_bp, docs_bp):
         app.register_blueprint(bp)

@@ -6,7 +6,8 @@ from flask import current_app, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .models import BookingStatus, Capability, CollaborationMode, FirmStatus, Language, Role
+from .models import (BookingStatus, Capability, CollaborationMode, FirmStatus, InteractionLevel, Language, RiskLevel,
+                     Role, RobotType, ScenarioStatus, Sector)
 
 LANGUAGE_NAMES = {Language.ZH.value: "中文", Language.EN.value: "English"}
 
@@ -32,6 +33,32 @@ LABELS = {
         CollaborationMode.HAND_GUIDING: _l("Hand guiding"),
         CollaborationMode.SPEED_SEPARATION_MONITORING: _l("Speed and separation monitoring"),
         CollaborationMode.POWER_FORCE_LIMITING: _l("Power and force limiting"),
+    },
+    Sector: {
+        Sector.MANUFACTURING: _l("Smart manufacturing"), Sector.LOGISTICS: _l("Warehousing and logistics"),
+        Sector.HEALTHCARE: _l("Healthcare and rehabilitation"), Sector.ELDERLY_CARE: _l("Elderly and disability care"),
+        Sector.HOUSEHOLD: _l("Household services"), Sector.COMMERCIAL: _l("Commercial services"),
+        Sector.PUBLIC_SERVICE: _l("Public services"), Sector.INSPECTION: _l("Inspection and security"),
+        Sector.AGRICULTURE: _l("Agriculture"), Sector.CONSTRUCTION: _l("Construction"),
+        Sector.EDUCATION: _l("Education and research"), Sector.CULTURE_TOURISM: _l("Culture, tourism and entertainment"),
+        Sector.ENERGY: _l("Energy and power"),
+    },
+    InteractionLevel: {
+        InteractionLevel.COEXISTENCE: _l("Coexistence"), InteractionLevel.SEQUENTIAL: _l("Sequential collaboration"),
+        InteractionLevel.COOPERATION: _l("Cooperation"), InteractionLevel.RESPONSIVE: _l("Responsive collaboration"),
+    },
+    RobotType: {
+        RobotType.HUMANOID: _l("Humanoid robot"), RobotType.QUADRUPED: _l("Quadruped robot"),
+        RobotType.MOBILE_MANIPULATOR: _l("Mobile manipulator"), RobotType.COBOT_ARM: _l("Collaborative arm"),
+        RobotType.AMR: _l("Autonomous mobile robot"), RobotType.EXOSKELETON: _l("Exoskeleton"),
+        RobotType.DEXTEROUS_HAND: _l("Dexterous hand"), RobotType.OTHER: _l("Other"),
+    },
+    RiskLevel: {RiskLevel.LOW: _l("Low risk"), RiskLevel.MEDIUM: _l("Medium risk"), RiskLevel.HIGH: _l("High risk")},
+    ScenarioStatus: {
+        ScenarioStatus.DRAFT: _l("Draft"), ScenarioStatus.SUBMITTED: _l("Submitted"),
+        ScenarioStatus.CHANGES_REQUESTED: _l("Changes requested"), ScenarioStatus.OPENED: _l("Opened"),
+        ScenarioStatus.REJECTED: _l("Rejected"), ScenarioStatus.SUSPENDED: _l("Suspended"),
+        ScenarioStatus.RETIRED: _l("Retired"),
     },
 }
 

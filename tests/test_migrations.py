@@ -38,17 +38,36 @@ def _tables(app) -> set[str]:
     return set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
 
 
-def test_upgrade_downgrade_upgrade(empty_database_url, tmp_path):
+def _guards(app) -> set[str]:
+    """The database-level guards: append-only audit trail and no overlapping bookings."""
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            return set(conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+        return set(conn.execute(sa.text(
+            "SELECT conname FROM pg_constraint WHERE conname = 'ex_bookings_no_overlap' "
+            "UNION SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars())
+
+
+GUARDS = {"sqlite": {"audit_events_no_update", "audit_events_no_delete", "bookings_no_overlap_insert",
+                     "bookings_no_overlap_update"},
+          "postgresql": {"audit_events_append_only", "ex_bookings_no_overlap"}}
+
+
+def test_upgrade_downgrade_upgrade(empty_database_url, tmp_path, engine_name):
     app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": empty_database_url,
                       "UPLOAD_DIR": str(tmp_path)})
     with app.app_context():
         assert _tables(app) == set()
         upgrade()
         assert _tables(app) == set(db.metadata.tables)
+        assert _guards(app) == GUARDS[engine_name]
+        downgrade(revision="0002")  # a step back keeps the guards (SQLite copies tables in batch mode)
+        assert _guards(app) == GUARDS[engine_name]
         downgrade(revision="base")
         assert _tables(app) == set()
         upgrade()
         assert _tables(app) == set(db.metadata.tables)
+        assert _guards(app) == GUARDS[engine_name]
         db.engine.dispose()
 
 

@@ -52,7 +52,7 @@ def _authenticate():
     scheme, _, secret = header.partition(" ")
     if scheme.lower() == "bearer" and secret.strip():
         g.api_user = accounts.resolve_token(secret.strip())
-    if g.api_user is None and not (op is not None and op.public):
+    if g.api_user is None and (header or not (op is not None and op.public)):
         if view is None:
             return None  # unknown path: let routing answer 404/405
         return error_response(401, "unauthorized", _l("A valid API token is required (Authorization: Bearer …)."))
@@ -203,4 +203,4 @@ def _replay(key: str, digest: str) -> Response | None:
     return response
 
 
-from . import bays, bookings, docs, me  # noqa: E402,F401  (register the endpoints)
+from . import bays, bookings, docs, me, scenarios  # noqa: E402,F401  (register the endpoints)

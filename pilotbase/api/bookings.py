@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import request
 from flask_babel import lazy_gettext as _l
 
-from ..domain import bookings
-from ..domain.errors import ValidationFailed
+from ..domain import bookings, scenarios
+from ..domain.errors import NotFound, ValidationFailed
 from ..domain.permissions import authorize
 from ..domain.timeutil import local
 from ..extensions import db
@@ -25,7 +25,7 @@ EXAMPLE = {"id": 42, "bay_id": 3, "firm_id": 7, "start": "2026-12-01T09:00:00+08
 def booking_payload(b: Booking) -> dict:
     return {"id": b.id, "bay_id": b.bay_id, "firm_id": b.firm_id, "start": local(b.starts_at).isoformat(),
             "end": local(b.ends_at).isoformat(), "status": b.status.value, "purpose": b.purpose,
-            "scenario_id": None, "robot_id": None, "series_id": b.series_id, "decision_reason": b.decision_reason,
+            "scenario_id": b.scenario_id, "robot_id": None, "series_id": b.series_id, "decision_reason": b.decision_reason,
             "created_at": local(b.created_at).isoformat(), "updated_at": local(b.updated_at).isoformat()}
 
 
@@ -58,8 +58,12 @@ def create_booking():
     bay = db.session.get(Bay, body.bay_id)
     if bay is None:
         raise _unknown("bay_id")
+    scenario = None
     if body.scenario_id is not None:
-        raise _unknown("scenario_id")  # the scenario registry is not built yet: no id can exist
+        try:
+            scenario = scenarios.get_scenario(user, body.scenario_id)
+        except NotFound:
+            raise _unknown("scenario_id") from None
     if body.robot_id is not None:
         raise _unknown("robot_id")
     firm = None
@@ -68,7 +72,7 @@ def create_booking():
         if firm is None:
             raise _unknown("firm_id")
     booking = bookings.request_booking(user, bay=bay, start=body.start, end=body.end, purpose=body.purpose,
-                                       firm=firm)
+                                       firm=firm, scenario=scenario)
     return booking_payload(booking), 201
 
 

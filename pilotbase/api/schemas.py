@@ -150,3 +150,121 @@ class OptionalReasonBody(StrictBody):
 class SlotTakenBody(BaseModel):
     error: ErrorDetail
     conflicts: list[Interval]
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+SectorKey = Literal["manufacturing", "logistics", "healthcare", "elderly_care", "household", "commercial",
+                    "public_service", "inspection", "agriculture", "construction", "education", "culture_tourism",
+                    "energy"]
+ModeKey = Literal["safety_rated_monitored_stop", "hand_guiding", "speed_separation_monitoring",
+                  "power_force_limiting"]
+RobotTypeKey = Literal["humanoid", "quadruped", "mobile_manipulator", "cobot_arm", "amr", "exoskeleton",
+                       "dexterous_hand", "other"]
+ScenarioStatusKey = Literal["draft", "submitted", "changes_requested", "opened", "rejected", "suspended", "retired"]
+
+
+class TrialStats(BaseModel):
+    trials: int
+    verified: int
+    success_rate: float | None
+
+
+class ScenarioOut(BaseModel):
+    id: int
+    code: str
+    title: str
+    title_zh: str
+    title_en: str
+    summary: str
+    summary_zh: str
+    summary_en: str
+    sector: SectorKey
+    environment: str
+    collaboration_modes: list[ModeKey]
+    interaction_level: Literal["coexistence", "sequential", "cooperation", "responsive"]
+    robot_types: list[RobotTypeKey]
+    risk_level: Literal["low", "medium", "high"]
+    risk_summary: str
+    required_capabilities: list[str]
+    success_criteria: str
+    proposer: str
+    firm_id: int | None
+    status: ScenarioStatusKey
+    opened_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    trial_stats: TrialStats | None = None
+
+
+class ScenarioList(BaseModel):
+    items: list[ScenarioOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class ScenarioQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: ScenarioStatusKey | None = None
+    sector: SectorKey | None = None
+    mode: ModeKey | None = None
+    robot_type: RobotTypeKey | None = None
+    capability: str | None = None
+    q: str | None = Field(default=None, max_length=200)
+
+
+class ScenarioCreate(StrictBody):
+    title: str = Field(min_length=1, max_length=120, description="Chinese title")
+    title_en: str = Field(default="", max_length=200)
+    summary: str = Field(min_length=1, max_length=4000, description="Chinese summary")
+    summary_en: str = Field(default="", max_length=4000)
+    sector: SectorKey
+    environment: str = Field(default="", max_length=500)
+    collaboration_modes: list[ModeKey] = Field(min_length=1)
+    interaction_level: Literal["coexistence", "sequential", "cooperation", "responsive"]
+    robot_types: list[RobotTypeKey] = Field(min_length=1)
+    risk_level: Literal["low", "medium", "high"]
+    risk_summary: str = Field(default="", max_length=2000)
+    required_capabilities: list[str] = Field(default_factory=list)
+    success_criteria: str = Field(min_length=1, max_length=2000)
+    proposer: str | None = Field(default=None, max_length=200, description="defaults to the firm's name")
+    contact_name: str = Field(default="", max_length=100)
+    contact_email: str = Field(default="", max_length=254)
+
+
+class ScenarioPatch(StrictBody):
+    title: str | None = Field(default=None, min_length=1, max_length=120)
+    title_en: str | None = Field(default=None, max_length=200)
+    summary: str | None = Field(default=None, min_length=1, max_length=4000)
+    summary_en: str | None = Field(default=None, max_length=4000)
+    sector: SectorKey | None = None
+    environment: str | None = Field(default=None, max_length=500)
+    collaboration_modes: list[ModeKey] | None = None
+    interaction_level: Literal["coexistence", "sequential", "cooperation", "responsive"] | None = None
+    robot_types: list[RobotTypeKey] | None = None
+    risk_level: Literal["low", "medium", "high"] | None = None
+    risk_summary: str | None = Field(default=None, max_length=2000)
+    required_capabilities: list[str] | None = None
+    success_criteria: str | None = Field(default=None, min_length=1, max_length=2000)
+    proposer: str | None = Field(default=None, max_length=200)
+    contact_name: str | None = Field(default=None, max_length=100)
+    contact_email: str | None = Field(default=None, max_length=254)
+
+
+class CommentBody(StrictBody):
+    comment: str = Field(min_length=1, max_length=4000)
+
+
+class MonthCount(BaseModel):
+    month: str
+    opened: int
+    cumulative: int
+
+
+class ScenarioStats(BaseModel):
+    by_status: dict[str, int]
+    by_sector: dict[str, int]
+    by_mode: dict[str, int]
+    opened_by_month: list[MonthCount]

@@ -15,14 +15,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import HOLDING, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Role, User
+from ..models import (HOLDING, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Role, Scenario,
+                      ScenarioStatus, User)
 from . import audit, bays
 from .errors import DomainError, InvalidTransition, NotFound, RuleViolation, ValidationFailed
 from .notifications import firm_members, notify, operators
 from .permissions import authorize
 from .timeutil import local, month_bounds, now
 
-BOOKING_FIELDS = ("bay_id", "firm_id", "starts_at", "ends_at", "status", "purpose", "decision_reason")
+BOOKING_FIELDS = ("bay_id", "firm_id", "scenario_id", "starts_at", "ends_at", "status", "purpose",
+                  "decision_reason")
 QUOTA_STATUSES = (BookingStatus.PENDING, BookingStatus.APPROVED, BookingStatus.COMPLETED)
 MAX_SERIES_WEEKS = 26
 
@@ -155,16 +157,25 @@ def _purpose(text: str) -> str:
     return text
 
 
+def _check_scenario(scenario: Scenario | None) -> None:
+    if scenario is not None and scenario.status is not ScenarioStatus.OPENED:
+        message = _l("Only an opened scenario can be tested in a booking.")
+        raise ValidationFailed(message, fields={"scenario_id": [message]})
+
+
 def request_booking(actor: User, *, bay: Bay, start: datetime, end: datetime, purpose: str,
-                    firm: Firm | None = None, series: BookingSeries | None = None, notify_staff: bool = True
-                    ) -> Booking:
-    """A firm (or staff on its behalf) asks for a slot; the booking starts ``pending``."""
+                    firm: Firm | None = None, series: BookingSeries | None = None, notify_staff: bool = True,
+                    scenario: Scenario | None = None) -> Booking:
+    """A firm (or staff on its behalf) asks for a slot, optionally to test an opened scenario;
+    the booking starts ``pending``."""
     authorize(actor, "booking.request")
     firm = _firm_for(actor, firm)
     purpose = _purpose(purpose)
+    _check_scenario(scenario)
     check_rules(bay, firm, start, end)
     booking = Booking(bay_id=bay.id, firm_id=firm.id, requested_by_id=actor.id, starts_at=start, ends_at=end,
-                      purpose=purpose, status=BookingStatus.PENDING, series_id=series.id if series else None)
+                      purpose=purpose, status=BookingStatus.PENDING, series_id=series.id if series else None,
+                      scenario_id=scenario.id if scenario else None)
     db.session.add(booking)
     _flush_or_slot_taken(bay, start, end, None)
     audit.record(actor, "booking.request", booking, after=audit.snapshot(booking, BOOKING_FIELDS))
@@ -181,7 +192,8 @@ def _notify_staff_of_request(bookings: list[Booking]) -> None:
 
 
 def request_series(actor: User, *, bay: Bay, start: datetime, end: datetime, purpose: str, weeks: int,
-                   skip_conflicts: bool, firm: Firm | None = None) -> tuple[BookingSeries, list[Booking]]:
+                   skip_conflicts: bool, firm: Firm | None = None, scenario: Scenario | None = None
+                   ) -> tuple[BookingSeries, list[Booking]]:
     """The same slot every week for ``weeks`` weeks, each occurrence its own booking.
 
     With ``skip_conflicts`` a week that breaks a rule or is taken is skipped and recorded
@@ -204,7 +216,7 @@ def request_series(actor: User, *, bay: Bay, start: datetime, end: datetime, pur
         try:
             with db.session.begin_nested():
                 made.append(request_booking(actor, bay=bay, start=s, end=e, purpose=purpose, firm=firm,
-                                            series=series, notify_staff=False))
+                                            series=series, notify_staff=False, scenario=scenario))
         except (SlotTaken, SlotBlocked, RuleViolation) as exc:
             if not skip_conflicts:
                 raise

@@ -42,6 +42,15 @@ MATRIX: dict[str, frozenset[Role]] = {
     "calendar.firm_feed": frozenset({Role.FIRM}),
     "calendar.bay_feed": STAFF,
     "notification.read": ANY_ROLE,
+    "scenario.view": ANY_ROLE,  # opened ones are public; others: their firm and the base
+    "scenario.register": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "scenario.edit": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "scenario.submit": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "scenario.comment": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "scenario.review": STAFF,
+    "scenario.import": STAFF,
+    "scenario.export": READERS,
+    "stats.view": READERS,
 }
 
 
@@ -52,9 +61,14 @@ def _firm_id_of(obj: Any) -> int | None:
 
 
 def is_visible(user: User | None, obj: Any) -> bool:
-    """May ``user`` know that ``obj`` exists at all? Firm users see only their own firm's."""
-    if obj is None or user is None or not user.is_authenticated:
-        return obj is None
+    """May ``user`` know that ``obj`` exists at all? Public objects (opened scenarios) are seen by
+    everyone; otherwise firm users see only their own firm's."""
+    if obj is None:
+        return True
+    if getattr(obj, "is_public", False):
+        return True
+    if user is None or not user.is_authenticated:
+        return False
     if user.role is Role.FIRM:
         return _firm_id_of(obj) == user.firm_id
     return True
@@ -69,6 +83,10 @@ def can(user: User | None, action: str, obj: Any = None) -> bool:
     if user.role not in MATRIX[action]:
         return False
     if obj is not None and not is_visible(user, obj):
+        return False
+    # Seeing a public object of another firm is not owning it: firm users change only their own.
+    if obj is not None and user.role is Role.FIRM and not action.endswith(".view") \
+            and _firm_id_of(obj) != user.firm_id:
         return False
     return True
 

@@ -7,10 +7,14 @@ from .base import Base, UTCDateTime, utcnow
 from .bays import Bay, BayCapability, Blackout, Capability, CollaborationMode
 from .bookings import HOLDING, Booking, BookingSeries, BookingStatus
 from .notifications import CalendarFeed, Notification
+from .scenarios import (InteractionLevel, RiskLevel, RobotType, Scenario, ScenarioComment, ScenarioStatus,
+                        ScenarioTag, Sector, TagKind)
 
 __all__ = [
     "HOLDING", "Bay", "BayCapability", "Blackout", "Booking", "BookingSeries", "BookingStatus",
     "CalendarFeed", "Capability", "CollaborationMode", "Notification",
+    "InteractionLevel", "RiskLevel", "RobotType", "Scenario", "ScenarioComment", "ScenarioStatus", "ScenarioTag",
+    "Sector", "TagKind",
     "ApiToken", "AuditEvent", "Base", "Firm", "FirmStatus", "IdempotencyRecord", "Language",
     "LoginSession", "Role", "UTCDateTime", "User", "utcnow",
 ]
