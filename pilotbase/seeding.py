@@ -56,10 +56,42 @@ def load_bays(report: SeedReport, path: Path | None = None) -> None:
             report.created.append(f"bay {item['code']}")
 
 
+def load_scenarios(report: SeedReport, path: Path | None = None) -> None:
+    """The base's HRC scenarios, from seeds/scenarios.json, in the states and with the opening
+    dates the file gives (so the catalogue and the burn-up history start out real)."""
+    from datetime import datetime, time
+
+    from .domain import audit, scenarios
+    from .domain.timeutil import base_zone
+    from .models import Scenario, ScenarioStatus
+
+    data = json.loads((path or SEEDS_DIR / "scenarios.json").read_text(encoding="utf-8"))
+    existing = set(db.session.scalars(sa.select(Scenario.title_zh)))
+    created = 0
+    for item in data["scenarios"]:
+        if item["title_zh"] in existing:
+            continue
+        fields = {k: v for k, v in item.items() if k not in ("status", "opened_on")}
+        scenario = scenarios.register(None, fields)
+        status = ScenarioStatus(item["status"])
+        if item.get("opened_on"):
+            opened = datetime.combine(datetime.fromisoformat(item["opened_on"]).date(), time(10), base_zone())
+            scenario.submitted_at = opened
+            scenario.opened_at = opened
+        elif status is not ScenarioStatus.DRAFT:
+            scenario.submitted_at = scenario.created_at
+        scenario.status = status
+        audit.record(None, "scenario.seed", scenario, after={"status": status.value, "opened_on": item.get("opened_on")})
+        created += 1
+    if created:
+        report.created.append(f"{created} scenarios")
+
+
 def seed(demo: bool = False) -> SeedReport:
     """Load reference data and, with ``demo``, the demo accounts. Safe to run again."""
     report = SeedReport()
     load_bays(report)
+    load_scenarios(report)
     if demo:
         load_demo_accounts(report)
     db.session.commit()

@@ -26,6 +26,29 @@ def test_seed_demo_is_idempotent_and_prints_accounts(app):
         assert (count(User), count(Firm)) == (users, firms)
 
 
+def test_seed_loads_bays_and_a_real_scenario_catalogue(app):
+    from pilotbase.domain import scenarios
+    from pilotbase.models import Bay, Scenario, ScenarioStatus
+
+    assert app.test_cli_runner().invoke(args=["seed"]).exit_code == 0
+    with app.app_context():
+        assert count(Bay) >= 12 and count(User) == 0  # reference data only, no demo accounts
+        all_scenarios = db.session.scalars(sa.select(Scenario)).all()
+        assert len(all_scenarios) >= 120
+        opened = [s for s in all_scenarios if s.status is ScenarioStatus.OPENED]
+        assert 95 <= len(opened) <= 110
+        assert len({s.sector for s in all_scenarios}) >= 10
+        assert {m for s in all_scenarios for m in s.collaboration_modes} == {
+            "safety_rated_monitored_stop", "hand_guiding", "speed_separation_monitoring", "power_force_limiting"}
+        assert all(s.title_en and s.title_zh and s.code for s in all_scenarios)
+        assert all(s.opened_at is not None for s in opened)
+        # Every opened scenario can be hosted by at least one seeded bay.
+        assert all(scenarios.hosting_bays(s) for s in opened)
+        stats = scenarios.stats()
+        assert stats["opened"] == len(opened)
+        assert stats["opened_by_month"][-1]["cumulative"] == sum(1 for s in all_scenarios if s.opened_at)
+
+
 def test_user_create_for_a_new_firm_creates_it_verified(app):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["user", "create", "--email", "Ops@Example.com", "--name", "Ops", "--role", "firm",
