@@ -1,5 +1,601 @@
 """Bookings: request (with recurrence), detail and actions, operators' queue, firm's list, finder, CSV."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+from babel.dates import get_day_names
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime, format_timedelta, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+
+from ...domain import bays as bay_rules
+from ...domain import bookings, directory, timeutil
+from ...domain.errors import DomainError, NotFound, NotPermitted
+from ...domain.permissions import authorize, can
+from ...extensions import db
+from ...i18n import label
+from ...models import HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Role, User
+from .. import choices, safe_next
+from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
 
 bp = Blueprint("bookings", __name__)
+
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # the value of a datetime-local input, and of start/end in links
+LIST_LIMIT = 100  # upcoming and pending rows shown before asking to narrow the filters
+PAST_PER_PAGE = 25
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every page here needs a signed-in user; each view then asks ``authorize``."""
+
+
+@bp.context_processor
+def _helpers():
+    return {"allowed": allowed, "rebook_url": rebook_url, "duration": duration_text}
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+def _locale() -> str:
+    return str(get_locale())
+
+
+def local_input(dt: datetime) -> str:
+    """An instant as the value of a datetime-local input (base time zone)."""
+    return timeutil.local(dt).strftime(LOCAL_INPUT)
+
+
+def _parse_local(text: str | None) -> datetime | None:
+    for fmt in LOCAL_INPUT_FORMATS:
+        try:
+            return datetime.strptime((text or "").strip(), fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def duration_text(minutes: float) -> str:
+    whole, rest = divmod(int(round(minutes)), 60)
+    if whole and rest:
+        return _("%(h)d h %(m)d min", h=whole, m=rest)
+    if whole:
+        return _("%(h)d h", h=whole)
+    return _("%(m)d min", m=rest)
+
+
+def opening_summary(bay: Bay) -> list[tuple[str, str]]:
+    """Opening hours as (days, windows) rows, consecutive days with equal hours merged."""
+    names = get_day_names("abbreviated", locale=get_locale())
+    groups: list[list] = []
+    for day in range(7):
+        windows = bay.opening_hours.get(str(day), [])
+        text = ", ".join(f"{opens}–{closes}" for opens, closes in windows) or _("closed")
+        if groups and groups[-1][2] == text:
+            groups[-1][1] = day
+        else:
+            groups.append([day, day, text])
+    return [(names[a] if a == b else f"{names[a]}–{names[b]}", text) for a, b, text in groups]
+
+
+def _back(booking_id: int) -> str:
+    """Back to ``next`` when it is a path on this site (the queue, the list), else the booking."""
+    wanted = request.form.get("next") or request.args.get("next")
+    if wanted and safe_next() == wanted:
+        return wanted
+    return url_for("bookings.detail", booking_id=booking_id)
+
+
+def allowed(user: User, booking: Booking) -> dict[str, bool]:
+    """Which action buttons a booking page shows; the domain still decides when one is pressed."""
+    started = booking.starts_at <= timeutil.now()
+    decide = can(user, "booking.decide", booking)
+    is_firm = user.role is Role.FIRM
+    return {
+        "approve": decide and booking.status is BookingStatus.PENDING,
+        "reject": decide and booking.status is BookingStatus.PENDING,
+        "cancel": (can(user, "booking.cancel", booking) and booking.status in HOLDING
+                   and not (is_firm and started)),
+        "finish": decide and booking.status is BookingStatus.APPROVED and started,
+        "edit": (can(user, "booking.edit", booking)
+                 and booking.status in ((BookingStatus.PENDING,) if is_firm else HOLDING)
+                 and not (is_firm and started)),
+        "rebook": can(user, "booking.request"),
+    }
+
+
+def rebook_url(booking: Booking) -> str:
+    """The request form prefilled with the same bay, purpose, weekday and time: one week after
+    the original, or the first such week after now, whichever is later."""
+    start = timeutil.local(booking.starts_at)
+    length = booking.ends_at - booking.starts_at
+    current = timeutil.now()
+    weeks = 1
+    if start + timedelta(weeks=1) <= current:
+        weeks = math.ceil((current - start) / timedelta(weeks=1))
+        if start + timedelta(weeks=weeks) <= current:
+            weeks += 1
+    # Aware arithmetic on a local datetime keeps the wall-clock time.
+    new_start = start + timedelta(weeks=weeks)
+    args = {"bay_id": booking.bay_id, "start": new_start.strftime(LOCAL_INPUT),
+            "end": (new_start + length).strftime(LOCAL_INPUT), "purpose": booking.purpose}
+    if current_user.role is not Role.FIRM:
+        args["firm_id"] = booking.firm_id
+    return url_for("bookings.new", **args)
+
+
+@dataclass
+class Refusal:
+    """A domain refusal as the form shows it."""
+
+    message: str
+    code: str
+    conflicts: list[tuple[datetime, datetime]] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+
+
+def _skipped_rows(items: list[dict] | None) -> list[dict]:
+    return [{"start": datetime.fromisoformat(i["start"]), "end": datetime.fromisoformat(i["end"]),
+             "code": i.get("code", ""), "reason": i.get("reason", "")} for i in items or []]
+
+
+def _refusal(form, exc: DomainError) -> Refusal:
+    """Put the field messages beside their fields; the rest is shown above the form."""
+    if isinstance(exc, (NotFound, NotPermitted)):
+        raise exc
+    for name, messages in exc.fields.items():
+        target = form._fields.get(name)
+        if target is not None:
+            target.errors = list(target.errors) + [str(m) for m in messages]
+    conflicts = [(datetime.fromisoformat(c["start"]), datetime.fromisoformat(c["end"]))
+                 for c in exc.extra.get("conflicts", [])]
+    return Refusal(str(exc.message), exc.code, conflicts, _skipped_rows(exc.extra.get("skipped")))
+
+
+# --- request a booking ------------------------------------------------------------------------
+
+def _setup_booking_form(form: BookingForm) -> BookingForm:
+    bays = db.session.scalars(bay_rules.bays_query(active_only=True)).all()
+    locale = _locale()
+    form.bay_id.choices = choices([(0, _("— Choose a bay —"))] +
+                                  [(b.id, f"{b.code} · {b.name(locale)}") for b in bays])
+    form.weeks.render_kw = {"min": 1, "max": bookings.MAX_SERIES_WEEKS}
+    form.purpose.render_kw = {"rows": 3, "maxlength": 500}
+    if current_user.role is Role.FIRM:
+        del form.firm_id
+    else:
+        firms = db.session.execute(sa.select(Firm.id, Firm.name).where(Firm.status == FirmStatus.VERIFIED)
+                                   .order_by(Firm.name)).all()
+        form.firm_id.choices = choices([(0, _("— Choose a firm —"))] + [(f.id, f.name) for f in firms])
+    return form
+
+
+def _chosen_bay(bay_id) -> Bay | None:
+    return db.session.get(Bay, bay_id) if isinstance(bay_id, int) and bay_id > 0 else None
+
+
+def _render_new(form: BookingForm, status: int = 200, refusal: Refusal | None = None):
+    bay = _chosen_bay(form.bay_id.data)
+    if bay is not None:
+        step = {"step": bay.granularity_minutes * 60}
+        form.start.render_kw = step
+        form.end.render_kw = step
+    return render_template("bookings/new.html", form=form, bay=bay, refusal=refusal,
+                           opening=opening_summary(bay) if bay else [],
+                           horizon_until=(timeutil.now() + timedelta(days=bay.horizon_days)) if bay else None
+                           ), status
+
+
+def _prefill(args) -> dict:
+    """What the week calendar, the finder and re-book links put in the URL."""
+    data: dict = {}
+    for key in ("bay_id", "firm_id"):
+        value = args.get(key, type=int)
+        if value:
+            data[key] = value
+    for key in ("start", "end"):
+        value = _parse_local(args.get(key))
+        if value is not None:
+            data[key] = value
+    purpose = " ".join(args.get("purpose", "").split())[:500]
+    if purpose:
+        data["purpose"] = purpose
+    weeks = args.get("weeks", type=int)
+    data["weeks"] = weeks if weeks and 1 <= weeks <= bookings.MAX_SERIES_WEEKS else 1
+    return data
+
+
+@bp.get("/bookings/new")
+def new():
+    authorize(current_user, "booking.request")
+    return _render_new(_setup_booking_form(BookingForm(formdata=None, data=_prefill(request.args))))
+
+
+@bp.post("/bookings/new")
+def create():
+    authorize(current_user, "booking.request")
+    form = _setup_booking_form(BookingForm())
+    if request.form.get("show_rules"):
+        # "Show this bay's rules": re-display what was typed, with the chosen bay's rules.
+        return _render_new(form)
+    if not form.validate_on_submit():
+        return _render_new(form, 422)
+    bay = bay_rules.get_bay(form.bay_id.data)
+    firm = db.session.get(Firm, form.firm_id.data) if "firm_id" in form else None
+    start = timeutil.from_local_input(form.start.data)
+    end = timeutil.from_local_input(form.end.data)
+    series = booking = None
+    try:
+        if form.weeks.data == 1:
+            booking = bookings.request_booking(current_user, bay=bay, start=start, end=end,
+                                               purpose=form.purpose.data, firm=firm)
+        else:
+            series, made = bookings.request_series(current_user, bay=bay, start=start, end=end,
+                                                    purpose=form.purpose.data, weeks=form.weeks.data,
+                                                    skip_conflicts=form.skip_conflicts.data, firm=firm)
+    except DomainError as exc:
+        db.session.rollback()
+        return _render_new(form, 422, _refusal(form, exc))
+    db.session.commit()
+    if series is not None:
+        flash(_("Weekly series requested. Booked and pending approval: %(made)d of %(weeks)d weeks; skipped: %(skipped)d.",
+                made=len(made), weeks=series.weeks, skipped=len(series.skipped or [])), "success")
+        return redirect(url_for("bookings.series", series_id=series.id), 303)
+    flash(_("Booking requested for %(bay)s, %(when)s. It is pending approval by the base.",
+            bay=booking.bay.code, when=format_datetime(booking.starts_at, "yyyy-MM-dd HH:mm")), "success")
+    return redirect(url_for("bookings.detail", booking_id=booking.id), 303)
+
+
+@bp.get("/bookings/series/<int:series_id>", endpoint="series")
+def series_page(series_id: int):
+    """What a weekly request made: its bookings and the weeks it skipped, with why."""
+    found = db.session.get(BookingSeries, series_id)
+    if found is None:
+        raise NotFound(_l("Not found."))
+    authorize(current_user, "booking.view", found)
+    made = db.session.scalars(sa.select(Booking).where(Booking.series_id == found.id)
+                              .order_by(Booking.starts_at)).all()
+    return render_template("bookings/series.html", series=found, made=made, firm=db.session.get(Firm, found.firm_id),
+                           skipped=_skipped_rows(found.skipped))
+
+
+# --- one booking ------------------------------------------------------------------------------
+
+ACTION_LABELS = {
+    "booking.request": _l("Requested"), "booking.approve": _l("Approved"), "booking.reject": _l("Rejected"),
+    "booking.cancel": _l("Cancelled"), "booking.complete": _l("Completed"), "booking.no_show": _l("Marked as no-show"),
+    "booking.edit": _l("Changed"), "booking.reminder": _l("Reminder sent"),
+}
+FIELD_LABELS = {"starts_at": _l("Start"), "ends_at": _l("End"), "status": _l("Status"), "purpose": _l("Purpose"),
+                "decision_reason": _l("Reason"), "bay_id": _l("Bay"), "firm_id": _l("Firm")}
+
+
+def _comparable(key: str, value):
+    # Instants are snapshotted as ISO text in whatever zone they were held in: compare them as instants.
+    if key in ("starts_at", "ends_at") and value:
+        return datetime.fromisoformat(value)
+    return value
+
+
+def _shown(key: str, value) -> str:
+    if value in (None, ""):
+        return "—"
+    if key in ("starts_at", "ends_at"):
+        return format_datetime(datetime.fromisoformat(value), "yyyy-MM-dd HH:mm")
+    if key == "status":
+        try:
+            return str(label(BookingStatus(value)))
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+def _changes(event: AuditEvent) -> list[tuple[str, str, str]]:
+    """(field, before, after) for what an audit event changed, in the reader's language and zone."""
+    before, after = event.before or {}, event.after or {}
+    if not before:
+        return []
+    return [(str(FIELD_LABELS.get(k, k)), _shown(k, before.get(k)), _shown(k, v))
+            for k, v in after.items() if _comparable(k, before.get(k)) != _comparable(k, v)]
+
+
+@bp.get("/bookings/<int:booking_id>")
+def detail(booking_id: int):
+    booking = bookings.get_booking(current_user, booking_id)
+    ids = {i for i in (booking.requested_by_id, booking.decided_by_id) if i}
+    people = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+    series = db.session.get(BookingSeries, booking.series_id) if booking.series_id else None
+    history = []
+    if can(current_user, "audit.read"):
+        query = directory.audit_query(object_type="bookings", object_id=booking.id)
+        history = [(e, ACTION_LABELS.get(e.action, e.action), _changes(e))
+                   for e in db.session.scalars(query.order_by(None).order_by(AuditEvent.id))]
+    return render_template("bookings/detail.html", booking=booking, people=people, series=series, history=history,
+                           actions=allowed(current_user, booking), reason_form=ReasonForm())
+
+
+def _edit_form_page(form: EditForm, booking: Booking, status: int = 200, refusal: Refusal | None = None):
+    step = {"step": booking.bay.granularity_minutes * 60}
+    form.start.render_kw = step
+    form.end.render_kw = step
+    form.purpose.render_kw = {"rows": 3, "maxlength": 500}
+    return render_template("bookings/edit.html", form=form, booking=booking, bay=booking.bay, refusal=refusal,
+                           opening=opening_summary(booking.bay),
+                           horizon_until=timeutil.now() + timedelta(days=booking.bay.horizon_days)), status
+
+
+@bp.get("/bookings/<int:booking_id>/edit")
+def edit(booking_id: int):
+    booking = bookings.get_booking(current_user, booking_id)
+    authorize(current_user, "booking.edit", booking)
+    if not allowed(current_user, booking)["edit"]:
+        flash(_("This booking can no longer be changed."), "error")
+        return redirect(url_for("bookings.detail", booking_id=booking.id))
+    form = EditForm(formdata=None, data={
+        "start": timeutil.local(booking.starts_at).replace(tzinfo=None),
+        "end": timeutil.local(booking.ends_at).replace(tzinfo=None), "purpose": booking.purpose})
+    return _edit_form_page(form, booking)
+
+
+@bp.post("/bookings/<int:booking_id>/edit")
+def update(booking_id: int):
+    booking = bookings.get_booking(current_user, booking_id)
+    authorize(current_user, "booking.edit", booking)
+    form = EditForm()
+    refusal = None
+    if form.validate_on_submit():
+        try:
+            bookings.edit(current_user, booking, start=timeutil.from_local_input(form.start.data),
+                          end=timeutil.from_local_input(form.end.data), purpose=form.purpose.data)
+        except DomainError as exc:
+            db.session.rollback()
+            refusal = _refusal(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("bookings.detail", booking_id=booking.id), 303)
+    return _edit_form_page(form, booking, 422, refusal)
+
+
+def _transition(booking_id: int, action: str, change, done: str):
+    """A button: authorize, one domain call, commit, back to where the button was."""
+    booking = bookings.get_booking(current_user, booking_id)
+    authorize(current_user, action, booking)
+    try:
+        change(booking)
+    except (NotFound, NotPermitted):
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(done % {"bay": booking.bay.code, "when": format_datetime(booking.starts_at, "yyyy-MM-dd HH:mm"),
+                      "firm": booking.firm.name}, "success")
+    return redirect(_back(booking_id), 303)
+
+
+def _reason() -> str:
+    return request.form.get("reason", "")
+
+
+@bp.post("/bookings/<int:booking_id>/approve")
+def approve(booking_id: int):
+    return _transition(booking_id, "booking.decide", lambda b: bookings.approve(current_user, b),
+                       _("Approved: %(firm)s in %(bay)s, %(when)s."))
+
+
+@bp.post("/bookings/<int:booking_id>/reject")
+def reject(booking_id: int):
+    return _transition(booking_id, "booking.decide", lambda b: bookings.reject(current_user, b, _reason()),
+                       _("Rejected: %(firm)s in %(bay)s, %(when)s."))
+
+
+@bp.post("/bookings/<int:booking_id>/cancel")
+def cancel(booking_id: int):
+    return _transition(booking_id, "booking.cancel", lambda b: bookings.cancel(current_user, b, _reason()),
+                       _("Cancelled: %(bay)s, %(when)s."))
+
+
+@bp.post("/bookings/<int:booking_id>/complete")
+def complete(booking_id: int):
+    return _transition(booking_id, "booking.decide", lambda b: bookings.complete(current_user, b),
+                       _("Marked as completed: %(bay)s, %(when)s."))
+
+
+@bp.post("/bookings/<int:booking_id>/no-show")
+def no_show(booking_id: int):
+    return _transition(booking_id, "booking.decide", lambda b: bookings.mark_no_show(current_user, b),
+                       _("Marked as a no-show: %(bay)s, %(when)s."))
+
+
+# --- operators' queue -------------------------------------------------------------------------
+
+@dataclass
+class QueueRow:
+    booking: Booking
+    age: str
+    used_hours: float
+    quota_hours: int
+    issues: list[str]
+
+    @property
+    def over_quota(self) -> bool:
+        return self.used_hours > self.quota_hours
+
+
+def queue_rows(pending: list[Booking]) -> list[QueueRow]:
+    """Each request with its firm's month quota and what now stands in its way: rules may have
+    changed since it was made. One query for all blackouts; one quota sum per firm and month."""
+    if not pending:
+        return []
+    current = timeutil.now()
+    dark = bay_rules.blackouts_between(None, min(b.starts_at for b in pending), max(b.ends_at for b in pending))
+    used: dict[tuple[int, datetime], float] = {}
+    rows = []
+    for b in pending:
+        key = (b.firm_id, timeutil.month_bounds(b.starts_at)[0])
+        if key not in used:
+            used[key] = bookings.quota_used_hours(b.firm, b.starts_at)
+        issues = []
+        if b.starts_at <= current:
+            issues.append(_("The start has passed."))
+        if not b.bay.active:
+            issues.append(_("The bay is out of service."))
+        if not b.firm.is_verified:
+            issues.append(_("The firm is no longer verified."))
+        for x in dark:
+            if x.bay_id in (None, b.bay_id) and x.starts_at < b.ends_at and x.ends_at > b.starts_at:
+                same_day = timeutil.local(x.starts_at).date() == timeutil.local(x.ends_at).date()
+                issues.append(_("Blackout %(start)s–%(end)s: %(reason)s",
+                                start=format_datetime(x.starts_at, "MM-dd HH:mm"),
+                                end=format_datetime(x.ends_at, "HH:mm" if same_day else "MM-dd HH:mm"),
+                                reason=x.reason))
+        if bay_rules.closed_intervals(b.bay, b.starts_at, b.ends_at):
+            issues.append(_("Outside the bay's current opening hours."))
+        age = format_timedelta(max(current - b.created_at, timedelta(0)), granularity="minute", threshold=1)
+        rows.append(QueueRow(b, age, used[key], b.firm.monthly_quota_hours, issues))
+    return rows
+
+
+@bp.get("/bookings/queue")
+def queue():
+    authorize(current_user, "booking.decide")
+    return render_template("bookings/queue.html", rows=queue_rows(bookings.pending_queue()))
+
+
+# --- the bookings list and its CSV ------------------------------------------------------------
+
+def _filters() -> tuple[ListFilterForm, dict, bool]:
+    """The list's GET filters, checked, as arguments of ``bookings_query``."""
+    form = ListFilterForm(request.args)
+    locale = _locale()
+    every_bay = db.session.scalars(sa.select(Bay).order_by(Bay.code)).all()
+    form.bay_id.choices = choices([("", _("All"))] + [(str(b.id), f"{b.code} · {b.name(locale)}") for b in every_bay])
+    if current_user.role is Role.FIRM:
+        del form.firm_id
+    else:
+        firms = db.session.execute(sa.select(Firm.id, Firm.name).order_by(Firm.name)).all()
+        form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
+    if not form.validate():
+        return form, {}, False
+    filters = {"status": form.status.data or "", "bay_id": int(form.bay_id.data) if form.bay_id.data else None,
+               "firm_id": int(form.firm_id.data) if "firm_id" in form and form.firm_id.data else None,
+               "start": timeutil.at_local(form.date_from.data, time.min) if form.date_from.data else None,
+               "end": (timeutil.at_local(form.date_to.data + timedelta(days=1), time.min)
+                       if form.date_to.data else None)}
+    return form, filters, True
+
+
+def _list_page(form, filters: dict, valid: bool):
+    base = bookings.bookings_query(current_user, **filters)
+    current = timeutil.now()
+    is_upcoming = sa.and_(Booking.status == BookingStatus.APPROVED, Booking.ends_at > current)
+    is_pending = sa.and_(Booking.status == BookingStatus.PENDING, Booking.starts_at > current)
+    upcoming = db.session.scalars(base.where(is_upcoming).limit(LIST_LIMIT + 1)).all()
+    pending = db.session.scalars(base.where(is_pending).limit(LIST_LIMIT + 1)).all()
+    past = db.paginate(
+        base.where(~is_upcoming, ~is_pending).order_by(None).order_by(Booking.starts_at.desc(), Booking.id.desc()),
+        page=request.args.get("page", 1, type=int), per_page=PAST_PER_PAGE, error_out=False)
+    export_args = {k: v for k, v in request.args.items(multi=True) if k != "page"}
+    return render_template("bookings/index.html", form=form, upcoming=upcoming[:LIST_LIMIT], pending=pending[:LIST_LIMIT],
+                           more_upcoming=len(upcoming) > LIST_LIMIT, more_pending=len(pending) > LIST_LIMIT,
+                           past=past, limit=LIST_LIMIT, export_url=url_for("bookings.export", **export_args),
+                           filtered=any(filters.values())), 200 if valid else 422
+
+
+@bp.get("/bookings")
+def index():
+    authorize(current_user, "booking.view")
+    return _list_page(*_filters())
+
+
+def _csv_cell(value) -> str:
+    """Text a spreadsheet will not run as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/bookings/export.csv")
+def export():
+    authorize(current_user, "booking.view")
+    form, filters, valid = _filters()
+    if not valid:
+        return _list_page(form, filters, valid)
+    locale = _locale()
+    out = io.StringIO()
+    out.write("\ufeff")  # so spreadsheet programs read the file as UTF-8
+    writer = csv.writer(out)
+    writer.writerow([_("Booking no."), _("Firm"), _("Bay code"), _("Bay"), _("Start"), _("End"), _("Hours"),
+                     _("Status"), _("Purpose"), _("Requested at"), _("Decision reason")])
+    stamp = "%Y-%m-%d %H:%M"
+    for b in db.session.scalars(bookings.bookings_query(current_user, **filters)):
+        writer.writerow([b.id, _csv_cell(b.firm.name), b.bay.code, _csv_cell(b.bay.name(locale)),
+                         timeutil.local(b.starts_at).strftime(stamp), timeutil.local(b.ends_at).strftime(stamp),
+                         f"{b.hours:g}", label(b.status), _csv_cell(b.purpose),
+                         timeutil.local(b.created_at).strftime(stamp), _csv_cell(b.decision_reason)])
+    filename = f"bookings-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# --- free-slot finder -------------------------------------------------------------------------
+
+@dataclass
+class Slot:
+    bay: Bay
+    start: datetime
+    end: datetime
+    request_url: str | None
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600
+
+
+def _finder_form() -> FinderForm:
+    """Parameters missing from the URL take their defaults, so any part of a query can be shared."""
+    today = timeutil.local(timeutil.now()).date()
+    args = MultiDict({"hours": "2", "from": today.isoformat(), "to": (today + timedelta(days=7)).isoformat(),
+                      "limit": "10"})
+    for key in request.args:
+        args.setlist(key, request.args.getlist(key))
+    return FinderForm(args)
+
+
+def _request_end(bay: Bay, start: datetime, end: datetime, need: timedelta) -> datetime:
+    step = timedelta(minutes=bay.granularity_minutes)
+    return min(start + step * math.ceil(need / step), end)
+
+
+@bp.get("/bookings/find")
+def find():
+    authorize(current_user, "bay.view")
+    form = _finder_form()
+    if not form.validate():
+        return render_template("bookings/find.html", form=form, slots=None), 422
+    need = timedelta(hours=float(form.hours.data))
+    found = bay_rules.find_free_slots(
+        capabilities=form.capabilities.data or [], min_hours=float(form.hours.data),
+        start=timeutil.at_local(form.date_from.data, time.min),
+        end=timeutil.at_local(form.date_to.data + timedelta(days=1), time.min), limit=form.limit.data)
+    may_request = can(current_user, "booking.request")
+    slots = []
+    for bay, start, end in found:
+        link = None
+        if may_request:
+            link = url_for("bookings.new", bay_id=bay.id, start=local_input(start),
+                           end=local_input(_request_end(bay, start, end, need)))
+        slots.append(Slot(bay, start, end, link))
+    return render_template("bookings/find.html", form=form, slots=slots)
+
