@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import (HOLDING, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Role, Scenario,
                       ScenarioStatus, User)
 from . import audit, bays
+from ..i18n import label
 from .errors import DomainError, InvalidTransition, NotFound, RuleViolation, ValidationFailed
 from .notifications import firm_members, notify, operators
 from .permissions import authorize
@@ -243,8 +244,8 @@ def _transition(actor: User, booking: Booking, action: str, allowed_from: tuple[
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         db.session.refresh(booking)
-        raise InvalidTransition(_l("This booking is %(status)s and cannot be changed that way.",
-                                   status=booking.status.value))
+        raise InvalidTransition(_l("The booking is “%(status)s” and cannot be changed that way.",
+                                   status=label(booking.status)))
     db.session.refresh(booking)
     audit.record(actor, f"booking.{action}", booking, before, audit.snapshot(booking, BOOKING_FIELDS))
     return booking
@@ -307,8 +308,8 @@ def edit(actor: User, booking: Booking, *, start: datetime | None = None, end: d
     authorize(actor, "booking.edit", booking)
     editable = (BookingStatus.PENDING,) if actor.role is Role.FIRM else HOLDING
     if booking.status not in editable:
-        raise InvalidTransition(_l("This booking is %(status)s and cannot be changed that way.",
-                                   status=booking.status.value))
+        raise InvalidTransition(_l("The booking is “%(status)s” and cannot be changed that way.",
+                                   status=label(booking.status)))
     before = audit.snapshot(booking, BOOKING_FIELDS)
     new_start, new_end = start or booking.starts_at, end or booking.ends_at
     if (new_start, new_end) != (booking.starts_at, booking.ends_at):

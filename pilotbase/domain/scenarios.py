@@ -20,6 +20,7 @@ from ..models import (Bay, BayCapability, Capability, CollaborationMode, Interac
                       Role, Scenario, ScenarioComment, ScenarioStatus, ScenarioTag, Sector, TagKind, User)
 from . import audit
 from .accounts import normalise_email
+from ..i18n import label
 from .errors import InvalidTransition, NotFound, ValidationFailed
 from .permissions import authorize
 from .timeutil import local, now
@@ -143,7 +144,7 @@ def update(actor: User, scenario: Scenario, data: dict) -> Scenario:
     editable = (S.DRAFT, S.CHANGES_REQUESTED) if actor.role is Role.FIRM else \
         (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.OPENED, S.SUSPENDED, S.REJECTED)
     if scenario.status not in editable:
-        raise InvalidTransition(_l("A %(status)s scenario cannot be edited.", status=scenario.status.value))
+        raise InvalidTransition(_l("The scenario is “%(status)s” and cannot be edited.", status=label(scenario.status)))
     clean = clean_data(data, partial=True)
     before = _snapshot(scenario)
     _apply(scenario, clean)
@@ -182,7 +183,7 @@ def transition(actor: User, scenario: Scenario, name: str, comment: str = "") ->
         .execution_options(synchronize_session=False)).rowcount
     db.session.refresh(scenario)
     if changed != 1:
-        raise InvalidTransition(_l("A %(status)s scenario cannot be changed that way.", status=scenario.status.value))
+        raise InvalidTransition(_l("The scenario is “%(status)s” and cannot be changed that way.", status=label(scenario.status)))
     if comment:
         db.session.add(ScenarioComment(scenario_id=scenario.id, author_id=actor.id, body=comment, transition=name))
     audit.record(actor, f"scenario.{name}", scenario, before, _snapshot(scenario))
