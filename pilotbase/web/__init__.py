@@ -24,13 +24,13 @@ def apply_domain_error(form: FlaskForm, exc: DomainError, rename: dict[str, str]
         flash(str(exc.message), "error")
 
 
-def safe_next(default_endpoint: str = "main.home") -> str:
-    """The ``next`` parameter when it points inside this site, else the default page."""
+def safe_next(default_endpoint: str = "main.home", **values) -> str:
+    """The ``next`` parameter when it points inside this site, else ``url_for(default_endpoint, **values)``."""
     target = request.args.get("next") or request.form.get("next") or ""
     parts = urlsplit(target)
     if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
         return target
-    return url_for(default_endpoint)
+    return url_for(default_endpoint, **values)
 
 
 def choices(pairs) -> list[SelectChoice]:

@@ -90,10 +90,7 @@ def opening_summary(bay: Bay) -> list[tuple[str, str]]:
 
 def _back(booking_id: int) -> str:
     """Back to ``next`` when it is a path on this site (the queue, the list), else the booking."""
-    wanted = request.form.get("next") or request.args.get("next")
-    if wanted and safe_next() == wanted:
-        return wanted
-    return url_for("bookings.detail", booking_id=booking_id)
+    return safe_next("bookings.detail", booking_id=booking_id)
 
 
 def allowed(user: User, booking: Booking) -> dict[str, bool]:
