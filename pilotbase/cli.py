@@ -108,3 +108,38 @@ def init_app(app: Flask) -> None:
         db.session.commit()
         click.echo(f"API token for {user.email} (shown once, keep it safe):")
         click.echo(secret)
+
+    # --- notifications: reminders and the e-mail outbox (see pilotbase/mail.py) ---------------
+
+    def _report_mail(report) -> None:
+        if report.disabled:
+            click.echo("E-mail is disabled (MAIL_SERVER is not set); nothing was sent.")
+            return
+        click.echo(f"E-mails sent: {report.sent}")
+        if report.retrying or report.failed:
+            click.echo(f"E-mails failed: {report.retrying} will be retried, {report.failed} given up"
+                       + (" (the SMTP server could not be reached)" if report.unreachable else ""), err=True)
+
+    @app.cli.command("send-reminders")
+    def send_reminders_command() -> None:
+        """Queue the 24-hour reminders that are due, then e-mail pending notifications.
+
+        Safe to run from cron every few minutes: each booking is reminded once.
+        """
+        from . import mail
+        from .domain import bookings
+
+        audit.client_address.set("cli")
+        queued = bookings.send_reminders()
+        db.session.commit()
+        click.echo(f"Reminders queued: {queued}")
+        _report_mail(mail.deliver_pending())
+
+    @app.cli.command("send-mail")
+    @click.option("--limit", default=500, show_default=True, help="Send at most this many e-mails.")
+    def send_mail_command(limit: int) -> None:
+        """E-mail pending notifications now (requests also send them as they happen)."""
+        from . import mail
+
+        _report_mail(mail.deliver_pending(limit))
+    # --- /notifications ------------------------------------------------------------------------

@@ -47,6 +47,9 @@ class BaseConfig:
     MAIL_USERNAME = ""
     MAIL_PASSWORD = ""
     MAIL_DEFAULT_SENDER = "PilotBase <no-reply@pilotbase.local>"
+    MAIL_TIMEOUT = 10  # seconds per SMTP connection
+    # Absolute links in e-mails sent outside a request (cron), e.g. https://pilotbase.example.cn
+    PILOTBASE_BASE_URL = ""
     DEBUG = False
     TESTING = False
 
@@ -90,10 +93,10 @@ def load(app, overrides: dict | None = None) -> None:
     if env.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(env["DATABASE_URL"])
     for key in ("SECRET_KEY", "PILOTBASE_TIMEZONE", "RATELIMIT_STORAGE_URI", "UPLOAD_DIR",
-                "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER"):
+                "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "PILOTBASE_BASE_URL"):
         if env.get(key):
             app.config[key] = env[key]
-    for key in ("PROXY_FIX_X_FOR", "MAIL_PORT"):
+    for key in ("PROXY_FIX_X_FOR", "MAIL_PORT", "MAIL_TIMEOUT"):
         if env.get(key):
             app.config[key] = int(env[key])
     for key in ("FORCE_HTTPS", "MAIL_USE_TLS", "MAIL_USE_SSL"):

@@ -155,13 +155,13 @@ def _event(feed: CalendarFeed, booking: Booking, locale: str, base_url: str) -> 
     zone = base_zone()
     bay = booking.bay
     place = f"{bay.code} {bay.name(locale)}"
+    details = [_("Status: %(status)s", status=label(booking.status))]
     if feed.firm_id is not None:
         summary = f"{place} · {booking.purpose}"
-        details = [_("Status: %(status)s", status=label(booking.status)), _("Purpose: %(purpose)s", purpose=booking.purpose)]
-    else:
+    else:  # staff see whose booking it is
         summary = f"{place} · {booking.firm.name}"
-        details = [_("Status: %(status)s", status=label(booking.status)), _("Firm: %(firm)s", firm=booking.firm.name),
-                   _("Purpose: %(purpose)s", purpose=booking.purpose)]
+        details.append(_("Firm: %(firm)s", firm=booking.firm.name))
+    details.append(_("Purpose: %(purpose)s", purpose=booking.purpose))
     url = f"{base_url.rstrip('/')}/bookings/{booking.id}"
     changed = booking.updated_at or booking.created_at
     event = icalendar.Event.new(
@@ -190,7 +190,7 @@ def build_calendar(feed: CalendarFeed, base_url: str) -> bytes:
                                           uid=f"feed-{feed.id}@pilotbase")
         calendar.add("X-WR-TIMEZONE", zone.key)
         calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
-        calendar.add("X-PUBLISHED-TTL", REFRESH)
+        calendar.add("X-PUBLISHED-TTL", icalendar.vDuration(REFRESH))  # Outlook's refresh hint
         calendar.add_component(icalendar.Timezone.from_tzinfo(zone, zone.key, *_zone_span(bookings)))
         for booking in bookings:
             calendar.add_component(_event(feed, booking, locale, base_url))
