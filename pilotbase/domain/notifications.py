@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Iterable
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
-from ..models import Notification, Role, User
+from ..models import Notification, Role, User, utcnow
+from .errors import NotFound
 
 
 def operators() -> list[User]:
@@ -30,3 +32,27 @@ def notify(users: Iterable[User], kind: str, params: dict, link: str = "") -> li
 def unread_count(user: User) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(
         Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+
+
+def user_query(user: User) -> sa.Select:
+    """The user's notifications, newest first."""
+    return (sa.select(Notification).where(Notification.user_id == user.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc()))
+
+
+def get_own(user: User, notification_id: int) -> Notification:
+    """One of the user's notifications; anyone else's answers 404."""
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user.id:
+        raise NotFound(_l("Not found."))
+    return notification
+
+
+def mark_read(notification: Notification) -> None:
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+
+
+def mark_all_read(user: User) -> None:
+    db.session.execute(sa.update(Notification).where(Notification.user_id == user.id,
+                                                     Notification.read_at.is_(None)).values(read_at=utcnow()))

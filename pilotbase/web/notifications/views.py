@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import (Blueprint, Response, abort, flash, g, has_request_context, redirect, render_template, request,
                    url_for)
 from flask_babel import get_locale
@@ -11,10 +10,9 @@ from flask_login import current_user, login_required
 
 from ... import mail
 from ...domain import bays, calendars, notifications
-from ...domain.errors import DomainError, NotFound
+from ...domain.errors import DomainError
 from ...domain.permissions import authorize, can
 from ...extensions import db
-from ...models import Notification, utcnow
 from .. import apply_domain_error, choices, safe_next
 from .forms import BayFeedForm, FirmFeedForm
 
@@ -48,13 +46,6 @@ def _deliver_mail(response: Response) -> Response:
 
 # --- in-app notifications ---------------------------------------------------------------------
 
-def _own_notification(notification_id: int) -> Notification:
-    notification = db.session.get(Notification, notification_id)
-    if notification is None or notification.user_id != current_user.id:
-        raise NotFound(_("Not found."))
-    return notification
-
-
 def _safe_link(link: str) -> str:
     """Links are site paths written by the domain; anything else is not linked."""
     return link if link.startswith("/") and not link.startswith("//") else ""
@@ -64,9 +55,7 @@ def _safe_link(link: str) -> str:
 @login_required
 def index():
     authorize(current_user, "notification.read")
-    query = (sa.select(Notification).where(Notification.user_id == current_user.id)
-             .order_by(Notification.created_at.desc(), Notification.id.desc()))
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    page = db.paginate(notifications.user_query(current_user), per_page=PER_PAGE, error_out=False)
     items = [(n, mail.render(n), _safe_link(n.link or "")) for n in page.items]
     g.unread_notifications = unread = notifications.unread_count(current_user)  # the bell reuses it
     feeds_allowed = can(current_user, "calendar.firm_feed") or can(current_user, "calendar.bay_feed")
@@ -79,9 +68,8 @@ def index():
 def mark_read(notification_id: int):
     """Mark one notification read, then go to its link (``open``) or back to ``next``."""
     authorize(current_user, "notification.read")
-    notification = _own_notification(notification_id)
-    if notification.read_at is None:
-        notification.read_at = utcnow()
+    notification = notifications.get_own(current_user, notification_id)
+    notifications.mark_read(notification)
     db.session.commit()
     link = _safe_link(notification.link or "")
     if request.form.get("open") and link:
@@ -93,8 +81,7 @@ def mark_read(notification_id: int):
 @login_required
 def mark_all_read():
     authorize(current_user, "notification.read")
-    db.session.execute(sa.update(Notification).where(Notification.user_id == current_user.id,
-                                                     Notification.read_at.is_(None)).values(read_at=utcnow()))
+    notifications.mark_all_read(current_user)
     db.session.commit()
     flash(_("All notifications are marked as read."), "success")
     return redirect(url_for("notifications.index")), 303
