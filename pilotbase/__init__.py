@@ -92,8 +92,8 @@ def _init_extensions(app: Flask) -> None:
     from . import models
 
     app.jinja_env.globals.update({name: getattr(models, name) for name in (
-        "BookingStatus", "Capability", "CollaborationMode", "InteractionLevel", "RiskLevel", "RobotType",
-        "ScenarioStatus", "Sector")})
+        "BookingStatus", "Capability", "CollaborationMode", "FirmStatus", "InteractionLevel", "RiskLevel",
+        "RobotType", "ScenarioStatus", "Sector")})
 
     @app.context_processor
     def _current_locale():

@@ -219,7 +219,9 @@ def test_role_home_page_in_language(role, language, users, live_app, live_server
         expect(sections).to_have_count(0)  # no staff queue on a firm's home page
         expect(users_link).to_have_count(0)
     else:
-        expect_text(sections.first.locator("h2"), tr("Firms awaiting verification", language))
+        # The staff home page has the queues: today's schedule and firms awaiting verification.
+        expect(sections.locator("h2", has_text=tr("Firms awaiting verification", language))).to_have_count(1)
+        expect(sections.locator("h2", has_text=tr("Today's schedule", language))).to_have_count(1)
         expect_text(page.locator("main > h1 + p"),
                     tr(ROLE_LABELS[role], language)
                     + (f" · {tr('read-only access to everything', language)}" if role == "official" else ""))

@@ -19,7 +19,8 @@ def home():
     if not current_user.is_authenticated:
         return render_template("main/welcome.html")
     if current_user.role is Role.FIRM:
-        return render_template("main/home_firm.html", firm=current_user.firm)
+        return render_template("main/home_firm.html", firm=current_user.firm,
+                               summary=overview.firm_summary(current_user))
     return render_template("main/home_staff.html", summary=overview.staff_summary(current_user))
 
 
