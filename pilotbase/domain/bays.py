@@ -205,6 +205,18 @@ def lift_blackout(actor: User, blackout: Blackout) -> None:
         audit.record(actor, "blackout.lift", blackout)
 
 
+def blackouts_in_force() -> list[Blackout]:
+    """Blackouts not lifted and not over yet, soonest first."""
+    return list(db.session.scalars(sa.select(Blackout).where(Blackout.lifted_at.is_(None), Blackout.ends_at > now())
+                                   .order_by(Blackout.starts_at)))
+
+
+def past_blackouts_query() -> sa.Select:
+    """Lifted or finished blackouts, latest first (kept for history)."""
+    return (sa.select(Blackout).where(sa.or_(Blackout.lifted_at.is_not(None), Blackout.ends_at <= now()))
+            .order_by(Blackout.starts_at.desc()))
+
+
 def blackouts_between(bay_id: int | None, start: datetime, end: datetime) -> list[Blackout]:
     """Active blackouts overlapping [start, end) for one bay (those for all bays included)."""
     query = sa.select(Blackout).where(Blackout.lifted_at.is_(None), Blackout.starts_at < end,

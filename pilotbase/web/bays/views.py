@@ -338,15 +338,10 @@ def _blackout_form() -> BlackoutForm:
 
 
 def _blackouts_page(form: BlackoutForm, status: int = 200):
-    current = now()
-    upcoming = db.session.scalars(
-        sa.select(Blackout).where(Blackout.lifted_at.is_(None), Blackout.ends_at > current)
-        .order_by(Blackout.starts_at)).all()
-    history = db.paginate(
-        sa.select(Blackout).where(sa.or_(Blackout.lifted_at.is_not(None), Blackout.ends_at <= current))
-        .order_by(Blackout.starts_at.desc()), per_page=50, error_out=False)
+    upcoming = bays.blackouts_in_force()
+    history = db.paginate(bays.past_blackouts_query(), per_page=50, error_out=False)
     return render_template("bays/blackouts.html", form=form, upcoming=upcoming, history=history,
-                           current=current), status
+                           current=now()), status
 
 
 @bp.get("/blackouts")
