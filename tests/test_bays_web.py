@@ -217,7 +217,7 @@ def test_week_calendar_cells_for_a_firm_user(web, users):
     # rows follow the union of the week's opening windows, in the bay's steps
     assert [t for t, _cells in grid.rows][:2] == ["08:00", "08:30"] and grid.rows[-1][0] == "19:30"
     # the rules below the grid
-    assert "1 hours before the start" in page
+    assert "1 hour before the start" in page
     assert "60 to 480 minutes" in page and "up to 30 days ahead" in page and "A cell for tests." in page
     assert "Edit bay" not in page
 
