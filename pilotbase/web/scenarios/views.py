@@ -1,5 +1,402 @@
 """Scenarios: public catalogue, registration with duplicate hints, review, import and export."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_timedelta, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ...domain import scenario_io, scenarios
+from ...domain.errors import DomainError
+from ...domain.permissions import authorize, can
+from ...domain.timeutil import local, now
+from ...extensions import db
+from ...i18n import label
+from ...models import (Capability, CollaborationMode, InteractionLevel, RiskLevel, Role, RobotType, Scenario,
+                      ScenarioStatus, Sector, User)
+from .. import apply_domain_error, safe_next
+from .forms import MODE_HELP, CommentForm, ImportForm, ScenarioForm
 
 bp = Blueprint("scenarios", __name__)
+
+S = ScenarioStatus
+PER_PAGE = 20
+DEFAULT_TARGET = 100  # the city's "100+ opened HRC scenarios"
+FIRM_EDITABLE = (S.DRAFT, S.CHANGES_REQUESTED)
+FILTER_PARAMS = ("status", "sector", "mode", "robot_type", "capability", "q", "mine")
+# URL segment → the domain's transition name
+TRANSITION_URLS = {"submit": "submit", "open": "open", "request-changes": "request_changes", "reject": "reject",
+                   "suspend": "suspend", "retire": "retire"}
+
+
+def _viewer() -> User | None:
+    return current_user if current_user.is_authenticated else None
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
+def _is_firm() -> bool:
+    return current_user.is_authenticated and current_user.role is Role.FIRM
+
+
+def _sees_everything() -> bool:
+    """Staff and officials see scenarios in every state."""
+    return current_user.is_authenticated and current_user.role is not Role.FIRM
+
+
+# --- catalogue filters ------------------------------------------------------------------------
+
+def _one_of(name: str, enum_cls) -> str:
+    value = request.args.get(name, "")
+    return value if value in {m.value for m in enum_cls} else ""
+
+
+def _filters() -> tuple[scenarios.Filters, dict]:
+    """The catalogue's filters from the query string (invalid values are ignored).
+
+    ``status``: anonymous visitors see opened scenarios only; firm users opened ones plus their
+    own in any state (or one state); staff and officials opened ones unless they choose a state
+    or ``all``.
+    """
+    status = request.args.get("status", "")
+    if not current_user.is_authenticated:
+        status = ""
+    elif status not in {s.value for s in S} and not (status == "all" and _sees_everything()):
+        status = ""
+    effective = status
+    if _sees_everything():
+        effective = {"": S.OPENED.value, "all": ""}.get(status, status)
+    filters = scenarios.Filters(status=effective, sector=_one_of("sector", Sector),
+                                mode=_one_of("mode", CollaborationMode), robot_type=_one_of("robot_type", RobotType),
+                                capability=_one_of("capability", Capability),
+                                q=" ".join(request.args.get("q", "").split())[:100])
+    mine = _is_firm() and request.args.get("mine") == "1"
+    chosen = {"status": status, "sector": filters.sector, "mode": filters.mode, "robot_type": filters.robot_type,
+              "capability": filters.capability, "q": filters.q, "mine": mine}
+    return filters, chosen
+
+
+def _catalogue_query(filters: scenarios.Filters, mine: bool) -> sa.Select:
+    query = scenarios.catalogue_query(_viewer(), filters)
+    if mine:
+        query = query.where(Scenario.firm_id == current_user.firm_id)
+    return query
+
+
+def _count(status: ScenarioStatus) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Scenario).where(Scenario.status == status))
+
+
+def _opened_count() -> int:
+    return _count(S.OPENED)
+
+
+def _submitted_count() -> int:
+    return _count(S.SUBMITTED)
+
+
+# --- catalogue --------------------------------------------------------------------------------
+
+@bp.get("/scenarios")
+def index():
+    """The public catalogue (场景清单): no sign-in needed."""
+    filters, chosen = _filters()
+    page = db.paginate(_catalogue_query(filters, chosen["mine"]), per_page=PER_PAGE, error_out=False)
+    opened = _opened_count()
+    target = current_app.config.get("SCENARIO_TARGET", DEFAULT_TARGET)
+    filtered = any(chosen[k] for k in FILTER_PARAMS)
+    export_args = {k: v for k, v in request.args.items() if k in FILTER_PARAMS and v}
+    return render_template(
+        "scenarios/index.html", page=page, chosen=chosen, filtered=filtered, opened=opened, target=target,
+        progress=min(100, round(100 * opened / target)) if target else 100,
+        opened_only=not current_user.is_authenticated or (_sees_everything() and chosen["status"] == ""),
+        sees_everything=_sees_everything(), is_firm=_is_firm(), export_args=export_args,
+        queue_size=_submitted_count() if can(current_user, "scenario.review") else 0)
+
+
+# --- detail -----------------------------------------------------------------------------------
+
+def _get(scenario_id: int) -> Scenario:
+    return scenarios.get_scenario(_viewer(), scenario_id)
+
+
+def _sees_thread(s: Scenario) -> bool:
+    """The review thread: the proposing firm and the base (staff and officials), no one else."""
+    if not current_user.is_authenticated:
+        return False
+    return current_user.role is not Role.FIRM or (s.firm_id is not None and s.firm_id == current_user.firm_id)
+
+
+def _may_edit(s: Scenario) -> bool:
+    """As ``scenarios.update`` decides: the owner while draft or changes requested, staff unless retired."""
+    if not can(current_user, "scenario.edit", s):
+        return False
+    if current_user.role is Role.FIRM:
+        return s.status in FIRM_EDITABLE
+    return s.status is not S.RETIRED
+
+
+def _actions(s: Scenario) -> list[str]:
+    """The lifecycle transitions the current user may take from the scenario's state."""
+    return [name for name, (allowed_from, _target, permission, _needs) in scenarios.TRANSITIONS.items()
+            if s.status in allowed_from and can(current_user, permission, s)]
+
+
+def _duplicates(s: Scenario) -> list[tuple[Scenario, float]]:
+    return scenarios.possible_duplicates(current_user, s.title_zh, s.summary_zh, exclude_id=s.id)
+
+
+def _book_link(bay_id: int, s: Scenario) -> str:
+    # The booking form's contract: bay_id, scenario_id and purpose pre-fill it.
+    return "/bookings/new?" + urlencode({"bay_id": bay_id, "scenario_id": s.id, "purpose": s.title(_locale())})
+
+
+@bp.get("/scenarios/<int:scenario_id>")
+def detail(scenario_id: int):
+    s = _get(scenario_id)
+    actions = _actions(s)
+    thread = scenarios.comments(s) if _sees_thread(s) else None
+    show_duplicates = ("submit" in actions or "open" in actions) and s.status in (S.DRAFT, S.CHANGES_REQUESTED,
+                                                                                   S.SUBMITTED)
+    registered_by = db.session.get(User, s.registered_by_id) if thread is not None and s.registered_by_id else None
+    bays = scenarios.hosting_bays(s)
+    # Trials are logged only against opened scenarios, so only those are booked from here.
+    may_book = s.status is S.OPENED and (not current_user.is_authenticated or can(current_user, "booking.request"))
+    return render_template(
+        "scenarios/detail.html", s=s, actions=actions, thread=thread, may_edit=_may_edit(s),
+        may_comment=can(current_user, "scenario.comment", s), duplicates=_duplicates(s) if show_duplicates else None,
+        registered_by=registered_by, bays=bays,
+        book_links={b.id: _book_link(b.id, s) for b in bays} if may_book else {},
+        trials=scenarios.trial_stats(s), comment_form=CommentForm(), mode_help=MODE_HELP)
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+def _back(s: Scenario) -> str:
+    if request.form.get("next") or request.args.get("next"):
+        return safe_next("scenarios.index")
+    return url_for("scenarios.detail", scenario_id=s.id)
+
+
+DONE = {
+    "submit": lambda: _("Submitted for review. The base will open it or ask for changes."),
+    "open": lambda: _("Scenario opened: it is now in the public catalogue."),
+    "request_changes": lambda: _("Changes requested; the proposer has been told why."),
+    "reject": lambda: _("Scenario rejected."),
+    "suspend": lambda: _("Scenario suspended: it no longer counts toward the target."),
+    "retire": lambda: _("Scenario retired."),
+}
+
+
+@bp.post("/scenarios/<int:scenario_id>/<any(submit, open, 'request-changes', reject, suspend, retire):action>")
+@login_required
+def transition(scenario_id: int, action: str):
+    name = TRANSITION_URLS[action]
+    s = _get(scenario_id)
+    authorize(current_user, scenarios.TRANSITIONS[name][2], s)
+    comment = request.form.get("comment") or request.form.get("reason") or ""
+    try:
+        scenarios.transition(current_user, s, name, comment)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(_back(s), 303)
+    db.session.commit()
+    flash(DONE[name](), "success")
+    return redirect(_back(s), 303)
+
+
+@bp.post("/scenarios/<int:scenario_id>/comments")
+@login_required
+def comment(scenario_id: int):
+    s = _get(scenario_id)
+    authorize(current_user, "scenario.comment", s)
+    form = CommentForm()
+    try:
+        scenarios.add_comment(current_user, s, form.body.data or "")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for("scenarios.detail", scenario_id=s.id, _anchor="comments"), 303)
+    db.session.commit()
+    flash(_("Comment added."), "success")
+    return redirect(url_for("scenarios.detail", scenario_id=s.id, _anchor="comments"), 303)
+
+
+# --- register and edit ------------------------------------------------------------------------
+
+def _form_page(form: ScenarioForm, s: Scenario | None, status: int = 200):
+    duplicates = _duplicates(s) if s is not None and s.status in (S.DRAFT, S.CHANGES_REQUESTED) else None
+    return render_template("scenarios/form.html", form=form, s=s, duplicates=duplicates, mode_help=MODE_HELP), status
+
+
+@bp.get("/scenarios/new")
+@login_required
+def new():
+    authorize(current_user, "scenario.register")
+    defaults = {"contact_name": current_user.name, "contact_email": current_user.email}
+    if current_user.role is Role.FIRM:
+        defaults["proposer"] = current_user.firm.name
+    return _form_page(ScenarioForm(data=defaults), None)
+
+
+@bp.post("/scenarios/new")
+@login_required
+def create():
+    authorize(current_user, "scenario.register")
+    form = ScenarioForm()
+    if form.validate_on_submit():
+        try:
+            s = scenarios.register(current_user, form.scenario_data())
+        except DomainError as exc:
+            db.session.rollback()
+            apply_domain_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Scenario %(code)s saved as a draft. Check the possible duplicates, then submit it for review.",
+                    code=s.code), "success")
+            return redirect(url_for("scenarios.detail", scenario_id=s.id), 303)
+    return _form_page(form, None, 422)
+
+
+def _form_data(s: Scenario) -> dict:
+    data = {key: getattr(s, key) for key in scenario_io.COLUMNS}
+    for key in ("sector", "interaction_level", "risk_level"):
+        data[key] = data[key].value
+    return data
+
+
+def _editable(scenario_id: int) -> Scenario:
+    s = _get(scenario_id)
+    authorize(current_user, "scenario.edit", s)
+    return s
+
+
+@bp.get("/scenarios/<int:scenario_id>/edit")
+@login_required
+def edit(scenario_id: int):
+    s = _editable(scenario_id)
+    if not _may_edit(s):
+        flash(_("A scenario in the state “%(status)s” cannot be edited.", status=label(s.status)), "error")
+        return redirect(url_for("scenarios.detail", scenario_id=s.id), 303)
+    return _form_page(ScenarioForm(data=_form_data(s)), s)
+
+
+@bp.post("/scenarios/<int:scenario_id>/edit")
+@login_required
+def update(scenario_id: int):
+    s = _editable(scenario_id)
+    form = ScenarioForm()
+    if form.validate_on_submit():
+        try:
+            scenarios.update(current_user, s, form.scenario_data())
+        except DomainError as exc:
+            db.session.rollback()
+            apply_domain_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Changes to %(code)s saved.", code=s.code), "success")
+            return redirect(url_for("scenarios.detail", scenario_id=s.id), 303)
+    s = _get(scenario_id)  # the stored scenario, not the half-applied one
+    return _form_page(form, s, 422)
+
+
+# --- review queue -----------------------------------------------------------------------------
+
+@dataclass
+class ListPage:
+    """One page of an in-memory list, with the attributes the ``pager`` macro reads."""
+
+    all_items: list
+    page: int
+    per_page: int = PER_PAGE
+
+    def __post_init__(self):
+        self.total = len(self.all_items)
+        self.pages = max(1, -(-self.total // self.per_page))
+        self.page = min(max(1, self.page), self.pages)
+        self.items = self.all_items[(self.page - 1) * self.per_page:self.page * self.per_page]
+        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
+        self.prev_num, self.next_num = self.page - 1, self.page + 1
+
+
+@bp.get("/scenarios/review")
+@login_required
+def review():
+    authorize(current_user, "scenario.review")
+    current = now()
+    page = ListPage(scenarios.review_queue(), request.args.get("page", 1, type=int))
+    # Duplicate hints scan the registry, so only the rows on this page get them.
+    rows = [{"s": s, "age": format_timedelta(current - s.submitted_at, threshold=1.1) if s.submitted_at else "—",
+             "duplicates": _duplicates(s)} for s in page.items]
+    return render_template("scenarios/review.html", rows=rows, page=page)
+
+
+# --- bulk: export and import ------------------------------------------------------------------
+
+MIMETYPES = {"csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.get("/scenarios/export.<any(csv, xlsx):fmt>")
+@login_required
+def export(fmt: str):
+    authorize(current_user, "scenario.export")
+    filters, chosen = _filters()
+    items = db.session.scalars(_catalogue_query(filters, chosen["mine"])).all()
+    body = scenario_io.export_csv(items) if fmt == "csv" else scenario_io.export_xlsx(items)
+    filename = f"scenarios-{local(now()):%Y%m%d-%H%M}.{fmt}"
+    return Response(body, mimetype=MIMETYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})
+
+
+def _import_page(form: ImportForm, problems=None, status: int = 200):
+    return render_template("scenarios/import.html", form=form, problems=problems, columns=scenario_io.COLUMNS,
+                           required=scenario_io.REQUIRED_COLUMNS, labels=scenario_io.COLUMN_LABELS,
+                           max_rows=scenario_io.MAX_ROWS, enums=_enum_columns()), status
+
+
+def _enum_columns() -> dict:
+    return {"sector": Sector, "robot_types": RobotType, "collaboration_modes": CollaborationMode,
+            "interaction_level": InteractionLevel, "risk_level": RiskLevel, "required_capabilities": Capability}
+
+
+@bp.get("/scenarios/import")
+@login_required
+def import_form():
+    authorize(current_user, "scenario.import")
+    return _import_page(ImportForm())
+
+
+@bp.post("/scenarios/import")
+@login_required
+def import_post():
+    authorize(current_user, "scenario.import")
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return _import_page(form, status=422)
+    upload = form.file.data
+    try:
+        created = scenario_io.import_scenarios(current_user, upload.read(), upload.filename or "",
+                                               open_now=bool(form.open_now.data))
+    except scenario_io.ImportFailed as exc:
+        db.session.rollback()
+        return _import_page(form, problems=exc.problems, status=422)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return _import_page(form, status=422)
+    db.session.commit()
+    if form.open_now.data:
+        flash(_("%(n)d scenarios imported and opened.", n=len(created)), "success")
+        return redirect(url_for("scenarios.index"), 303)
+    flash(_("%(n)d scenarios imported as drafts.", n=len(created)), "success")
+    return redirect(url_for("scenarios.index", status=S.DRAFT.value), 303)
