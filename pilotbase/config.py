@@ -50,6 +50,8 @@ class BaseConfig:
     MAIL_TIMEOUT = 10  # seconds per SMTP connection
     # Absolute links in e-mails sent outside a request (cron), e.g. https://pilotbase.example.cn
     PILOTBASE_BASE_URL = ""
+    # The city's headline: 100+ typical HRC scenarios opened (shown until targets are configured).
+    SCENARIO_TARGET = 100
     DEBUG = False
     TESTING = False
 

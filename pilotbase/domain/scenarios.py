@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -141,9 +140,7 @@ def register(actor: User | None, data: dict) -> Scenario:
 def update(actor: User, scenario: Scenario, data: dict) -> Scenario:
     """Edit fields: the owner while draft or changes requested; staff unless retired."""
     authorize(actor, "scenario.edit", scenario)
-    editable = (S.DRAFT, S.CHANGES_REQUESTED) if actor.role is Role.FIRM else \
-        (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.OPENED, S.SUSPENDED, S.REJECTED)
-    if scenario.status not in editable:
+    if scenario.status not in _editable_states(actor):
         raise InvalidTransition(_l("The scenario is “%(status)s” and cannot be edited.", status=label(scenario.status)))
     clean = clean_data(data, partial=True)
     before = _snapshot(scenario)
@@ -234,6 +231,7 @@ class Filters:
     robot_type: str = ""
     capability: str = ""
     q: str = ""
+    firm_id: int | None = None  # "mine": one firm's scenarios
 
 
 def _has_tag(kind: TagKind, value: str):
@@ -248,6 +246,8 @@ def catalogue_query(viewer: User | None, f: Filters) -> sa.Select:
         query = query.where(Scenario.status == S(f.status))
     if f.sector in {s.value for s in Sector}:
         query = query.where(Scenario.sector == Sector(f.sector))
+    if f.firm_id is not None:
+        query = query.where(Scenario.firm_id == f.firm_id)
     for value, kind in ((f.mode, TagKind.MODE), (f.robot_type, TagKind.ROBOT_TYPE),
                         (f.capability, TagKind.CAPABILITY)):
         if value:
@@ -283,30 +283,91 @@ def normalise(text: str) -> str:
     return "".join(ch for ch in text if ch.isalnum())
 
 
+def _grams(text: str) -> frozenset[str]:
+    """Character bigrams of the normalised text (works for Chinese and English alike)."""
+    t = normalise(text)
+    return frozenset(t[i:i + 2] for i in range(len(t) - 1)) or frozenset([t] if t else [])
+
+
+def _dice(a: frozenset, b: frozenset) -> float:
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
 def similarity(a: str, b: str) -> float:
-    a, b = normalise(a), normalise(b)
-    if not a or not b:
-        return 0.0
-    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+    """Dice coefficient of character bigrams of the normalised texts, 0–1."""
+    return _dice(_grams(a), _grams(b))
+
+
+@dataclass
+class _Candidate:
+    id: int
+    titles: tuple[frozenset, frozenset]
+    summaries: tuple[frozenset, frozenset]
+
+
+def _candidates(viewer: User | None) -> list[_Candidate]:
+    """Every scenario the viewer can see that could be a duplicate, as bigram sets: one query,
+    no ORM objects (thousands of rows stay cheap)."""
+    rows = db.session.execute(sa.select(Scenario.id, Scenario.title_zh, Scenario.title_en, Scenario.summary_zh,
+                                        Scenario.summary_en)
+                              .where(visible_filter(viewer), Scenario.status.not_in((S.REJECTED, S.RETIRED))))
+    return [_Candidate(r.id, (_grams(r.title_zh), _grams(r.title_en)), (_grams(r.summary_zh), _grams(r.summary_en)))
+            for r in rows]
+
+
+def _scores(title: str, summary: str, candidates: list[_Candidate], exclude_id: int | None,
+            threshold: float) -> list[tuple[int, float]]:
+    title_g, summary_g = _grams(title), _grams(summary)
+    found = []
+    for c in candidates:
+        if c.id == exclude_id:
+            continue
+        title_score = max(_dice(title_g, g) for g in c.titles)
+        score = title_score
+        if summary_g:
+            score = max(score, 0.5 * title_score + 0.5 * max(_dice(summary_g, g) for g in c.summaries))
+        if score >= threshold:
+            found.append((c.id, round(score, 2)))
+    found.sort(key=lambda pair: -pair[1])
+    return found
+
+
+DUPLICATE_THRESHOLD = 0.6
 
 
 def possible_duplicates(viewer: User, title: str, summary: str, exclude_id: int | None = None,
-                        threshold: float = 0.55, limit: int = 5) -> list[tuple[Scenario, float]]:
-    """Scenarios the viewer can see whose title (or title and summary) look like this one,
-    so one application is not counted twice. Rejected and retired ones are ignored."""
-    query = sa.select(Scenario).where(visible_filter(viewer), Scenario.status.not_in((S.REJECTED, S.RETIRED)))
-    if exclude_id is not None:
-        query = query.where(Scenario.id != exclude_id)
-    found = []
-    for other in db.session.scalars(query):
-        title_score = max(similarity(title, other.title_zh), similarity(title, other.title_en))
-        score = title_score if not summary else max(
-            title_score, 0.5 * title_score + 0.5 * max(similarity(summary, other.summary_zh),
-                                                       similarity(summary, other.summary_en)))
-        if score >= threshold:
-            found.append((other, round(score, 2)))
-    found.sort(key=lambda pair: -pair[1])
-    return found[:limit]
+                        threshold: float = DUPLICATE_THRESHOLD, limit: int = 5) -> list[tuple[Scenario, float]]:
+    """Scenarios the viewer can see whose title (or title and summary) look like this one, so one
+    application is not counted twice. Rejected and retired ones are ignored."""
+    top = _scores(title, summary, _candidates(viewer), exclude_id, threshold)[:limit]
+    loaded = {s.id: s for s in db.session.scalars(sa.select(Scenario).where(Scenario.id.in_([i for i, _ in top])))}
+    return [(loaded[i], score) for i, score in top if i in loaded]
+
+
+def duplicates_of(viewer: User, items: list[Scenario], threshold: float = DUPLICATE_THRESHOLD,
+                  limit: int = 5) -> dict[int, list[tuple[Scenario, float]]]:
+    """Possible duplicates of each of ``items`` (the review queue): candidates are read once and
+    the matches loaded with one query, however many items there are."""
+    candidates = _candidates(viewer)
+    top = {s.id: _scores(s.title_zh, s.summary_zh, candidates, s.id, threshold)[:limit] for s in items}
+    ids = {i for pairs in top.values() for i, _ in pairs}
+    loaded = {s.id: s for s in db.session.scalars(sa.select(Scenario).where(Scenario.id.in_(ids)))} if ids else {}
+    return {sid: [(loaded[i], score) for i, score in pairs if i in loaded] for sid, pairs in top.items()}
+
+
+def can_edit(actor: User, scenario: Scenario) -> bool:
+    """The edit rule of ``update``: the owner while draft or changes requested; staff unless retired."""
+    from .permissions import can
+
+    if not can(actor, "scenario.edit", scenario):
+        return False
+    return scenario.status in _editable_states(actor)
+
+
+def _editable_states(actor: User) -> tuple[ScenarioStatus, ...]:
+    if actor.role is Role.FIRM:
+        return (S.DRAFT, S.CHANGES_REQUESTED)
+    return (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.OPENED, S.SUSPENDED, S.REJECTED)
 
 
 # --- statistics -------------------------------------------------------------------------------

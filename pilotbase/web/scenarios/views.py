@@ -27,7 +27,6 @@ bp = Blueprint("scenarios", __name__)
 S = ScenarioStatus
 PER_PAGE = 20
 DEFAULT_TARGET = 100  # the city's "100+ opened HRC scenarios"
-FIRM_EDITABLE = (S.DRAFT, S.CHANGES_REQUESTED)
 FILTER_PARAMS = ("status", "sector", "mode", "robot_type", "capability", "q", "mine")
 # URL segment → the domain's transition name
 TRANSITION_URLS = {"submit": "submit", "open": "open", "request-changes": "request_changes", "reject": "reject",
@@ -84,10 +83,9 @@ def _filters() -> tuple[scenarios.Filters, dict]:
 
 
 def _catalogue_query(filters: scenarios.Filters, mine: bool) -> sa.Select:
-    query = scenarios.catalogue_query(_viewer(), filters)
     if mine:
-        query = query.where(Scenario.firm_id == current_user.firm_id)
-    return query
+        filters.firm_id = current_user.firm_id
+    return scenarios.catalogue_query(_viewer(), filters)
 
 
 def _count(status: ScenarioStatus) -> int:
@@ -135,12 +133,7 @@ def _sees_thread(s: Scenario) -> bool:
 
 
 def _may_edit(s: Scenario) -> bool:
-    """As ``scenarios.update`` decides: the owner while draft or changes requested, staff unless retired."""
-    if not can(current_user, "scenario.edit", s):
-        return False
-    if current_user.role is Role.FIRM:
-        return s.status in FIRM_EDITABLE
-    return s.status is not S.RETIRED
+    return current_user.is_authenticated and scenarios.can_edit(current_user, s)
 
 
 def _actions(s: Scenario) -> list[str]:
@@ -333,9 +326,9 @@ def review():
     authorize(current_user, "scenario.review")
     current = now()
     page = ListPage(scenarios.review_queue(), request.args.get("page", 1, type=int))
-    # Duplicate hints scan the registry, so only the rows on this page get them.
+    duplicates = scenarios.duplicates_of(current_user, page.items)
     rows = [{"s": s, "age": format_timedelta(current - s.submitted_at, threshold=1.1) if s.submitted_at else "—",
-             "duplicates": _duplicates(s)} for s in page.items]
+             "duplicates": duplicates[s.id]} for s in page.items]
     return render_template("scenarios/review.html", rows=rows, page=page)
 
 
