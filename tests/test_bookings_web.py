@@ -18,7 +18,7 @@ from pilotbase.extensions import db
 from pilotbase.models import (AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus,
                               Notification, Role, User)
 
-from .conftest import count
+from .conftest import count, next_local
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=SH)  # a Monday morning
@@ -600,3 +600,35 @@ def test_pages_render_in_chinese(app, bay, users, make_user, signed_in, make_boo
     for url in ("/bookings/find", f"/bookings/new?bay_id={bay.id}", "/bookings/export.csv"):
         assert client.get(url).status_code == 200, url
     assert "测试工位" in text(client.get("/bookings"))
+
+
+def test_booking_form_names_an_opened_scenario(client, app, users, login, make_bay):
+    """The scenario page's "Book" link pre-fills the scenario; the booking records it."""
+    from pilotbase.domain import scenarios as scenario_rules
+    from pilotbase.models import Scenario
+
+    bay = make_bay()
+    with app.app_context():
+        operator = db.session.get(User, users["operator"].id)
+        scenario = scenario_rules.register(operator, {
+            "title_zh": "协作机械臂递送零件", "summary_zh": "递送。", "sector": "manufacturing",
+            "collaboration_modes": ["hand_guiding"], "interaction_level": "cooperation", "robot_types": ["cobot_arm"],
+            "risk_level": "low", "success_criteria": "≥ 95%", "proposer": "基地"})
+        scenario_rules.transition(operator, scenario, "submit")
+        scenario_rules.transition(operator, scenario, "open")
+        db.session.commit()
+        scenario_id, code = scenario.id, scenario.code
+    login(client, users["firm"])
+    form = client.get(f"/bookings/new?bay_id={bay.id}&scenario_id={scenario_id}").text
+    assert f'<option selected value="{scenario_id}">' in form or f'value="{scenario_id}" selected' in form
+    start = next_local(10)
+    response = client.post("/bookings/new", data={
+        "bay_id": bay.id, "start": start.strftime("%Y-%m-%dT%H:%M"),
+        "end": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"), "purpose": "Hand-over trial",
+        "scenario_id": scenario_id, "weeks": 1})
+    assert response.status_code == 303
+    detail = client.get(response.headers["Location"]).text
+    assert code in detail
+    with app.app_context():
+        assert db.session.scalar(sa.select(Booking.scenario_id)) == scenario_id
+        assert db.session.get(Scenario, scenario_id) is not None

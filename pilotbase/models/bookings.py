@@ -66,6 +66,7 @@ class Booking(Base):
     firm: Mapped[Firm] = relationship(lazy="joined", innerjoin=True)
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="raise")
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="raise")
+    scenario: Mapped["Scenario | None"] = relationship("Scenario", lazy="select")  # noqa: F821
 
     __table_args__ = (
         sa.CheckConstraint("ends_at > starts_at", name="interval"),

@@ -35,6 +35,8 @@ class BookingForm(FlaskForm):
     end = _when(_l("End"))
     purpose = TextAreaField(_l("Purpose"), validators=[DataRequired(), Length(max=500)],
                             description=_l("What you will test, e.g. robot model and scenario."))
+    scenario_id = SelectField(_l("HRC scenario tested (optional)"), coerce=int, choices=[], validate_choice=False,
+                              description=_l("Opened scenarios of the catalogue; trials are logged against it."))
     weeks = IntegerField(_l("Repeat weekly for … weeks"), default=1,
                          validators=[InputRequired(), NumberRange(min=1, max=MAX_SERIES_WEEKS)],
                          description=_l("1 books this slot once; up to %(n)d weeks.", n=MAX_SERIES_WEEKS))

@@ -18,12 +18,13 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from ...domain import bays as bay_rules
-from ...domain import bookings, directory, timeutil
+from ...domain import bookings, directory, scenarios, timeutil
 from ...domain.errors import DomainError, NotFound, NotPermitted
 from ...domain.permissions import authorize, can
 from ...extensions import db
 from ...i18n import label
-from ...models import HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Role, User
+from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Role, Scenario,
+                       ScenarioStatus, User)
 from .. import choices, safe_next
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
 
@@ -166,6 +167,10 @@ def _setup_booking_form(form: BookingForm) -> BookingForm:
     locale = _locale()
     form.bay_id.choices = choices([(0, _("— Choose a bay —"))] +
                                   [(b.id, f"{b.code} · {b.name(locale)}") for b in bays])
+    opened = db.session.execute(sa.select(Scenario.id, Scenario.code, Scenario.title_zh, Scenario.title_en)
+                                .where(Scenario.status == ScenarioStatus.OPENED).order_by(Scenario.code)).all()
+    form.scenario_id.choices = choices([(0, _("— None —"))] + [
+        (s.id, f"{s.code} · {s.title_en if locale.startswith('en') and s.title_en else s.title_zh}") for s in opened])
     form.weeks.render_kw = {"min": 1, "max": bookings.MAX_SERIES_WEEKS}
     form.purpose.render_kw = {"rows": 3, "maxlength": 500}
     if current_user.role is Role.FIRM:
@@ -196,7 +201,7 @@ def _render_new(form: BookingForm, status: int = 200, refusal: Refusal | None = 
 def _prefill(args) -> dict:
     """What the week calendar, the finder and re-book links put in the URL."""
     data: dict = {}
-    for key in ("bay_id", "firm_id"):
+    for key in ("bay_id", "firm_id", "scenario_id"):
         value = args.get(key, type=int)
         if value:
             data[key] = value
@@ -230,16 +235,21 @@ def create():
     bay = bay_rules.get_bay(form.bay_id.data)
     firm = db.session.get(Firm, form.firm_id.data) if "firm_id" in form else None
     start = timeutil.from_local_input(form.start.data)
+    try:
+        scenario = scenarios.get_scenario(current_user, form.scenario_id.data) if form.scenario_id.data else None
+    except DomainError as exc:
+        return _render_new(form, 422, _refusal(form, exc))
     end = timeutil.from_local_input(form.end.data)
     series = booking = None
     try:
         if form.weeks.data == 1:
             booking = bookings.request_booking(current_user, bay=bay, start=start, end=end,
-                                               purpose=form.purpose.data, firm=firm)
+                                               purpose=form.purpose.data, firm=firm, scenario=scenario)
         else:
             series, made = bookings.request_series(current_user, bay=bay, start=start, end=end,
                                                     purpose=form.purpose.data, weeks=form.weeks.data,
-                                                    skip_conflicts=form.skip_conflicts.data, firm=firm)
+                                                    skip_conflicts=form.skip_conflicts.data, firm=firm,
+                                                    scenario=scenario)
     except DomainError as exc:
         db.session.rollback()
         return _render_new(form, 422, _refusal(form, exc))
