@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .accounts import Firm, User
 from .base import Base, UTCDateTime, enum_column, utcnow
 from .bays import Bay
+
+if TYPE_CHECKING:
+    from .scenarios import Scenario
 
 
 class BookingStatus(str, enum.Enum):
@@ -66,7 +70,7 @@ class Booking(Base):
     firm: Mapped[Firm] = relationship(lazy="joined", innerjoin=True)
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="raise")
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="raise")
-    scenario: Mapped["Scenario | None"] = relationship("Scenario", lazy="select")  # noqa: F821
+    scenario: Mapped[Scenario | None] = relationship("Scenario", lazy="select")
 
     __table_args__ = (
         sa.CheckConstraint("ends_at > starts_at", name="interval"),
