@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask_babel import force_locale
 import sqlalchemy as sa
 
 from pilotbase.domain import bays as bay_rules
@@ -27,7 +28,8 @@ def at(day_offset: int, hour: int, minute: int = 0) -> datetime:
 def ctx(app_factory, users):
     app = app_factory(PILOTBASE_NOW=NOW)
     clock = app.config
-    with app.app_context():
+    # Outside a request the domain speaks the base's default language (Chinese); assert in English.
+    with app.app_context(), force_locale("en"):
         bay = bay_rules.create_bay(None, {
             "code": "T-1", "name_zh": "测试工位", "name_en": "Test bay", "capabilities": ["motion_capture"],
             "collaboration_modes": ["hand_guiding"], "opening_hours": {str(d): [["08:00", "20:00"]] for d in range(5)},

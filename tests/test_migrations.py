@@ -61,7 +61,7 @@ def test_upgrade_downgrade_upgrade(empty_database_url, tmp_path, engine_name):
         upgrade()
         assert _tables(app) == set(db.metadata.tables)
         assert _guards(app) == GUARDS[engine_name]
-        downgrade(revision="0002")  # a step back keeps the guards (SQLite copies tables in batch mode)
+        downgrade(revision="0002")  # steps back keep the guards (SQLite copies tables in batch mode)
         assert _guards(app) == GUARDS[engine_name]
         downgrade(revision="base")
         assert _tables(app) == set()

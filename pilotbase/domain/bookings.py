@@ -9,6 +9,7 @@ double booking impossible, and its refusal is mapped to the same ``SlotTaken``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -123,10 +124,18 @@ def _check_free(bay: Bay, start: datetime, end: datetime, exclude_id: int | None
         raise _slot_taken(bay, clashes)
 
 
-def _flush_or_slot_taken(bay: Bay, start: datetime, end: datetime, exclude_id: int | None) -> None:
-    """Flush inside a savepoint; the database's overlap refusal becomes ``SlotTaken``."""
+def _write_or_slot_taken(bay: Bay, start: datetime, end: datetime, exclude_id: int | None,
+                         change: Callable[[], None]) -> None:
+    """Make ``change`` and flush it inside a savepoint; the database's overlap refusal (the race
+    the Python check cannot see) becomes ``SlotTaken`` and leaves the transaction usable.
+
+    ``begin_nested`` flushes what is already pending *before* the savepoint starts, so the
+    booking's own write must happen inside ``change`` — otherwise a refusal would kill the
+    whole transaction and the request would answer 500 instead of 409.
+    """
     try:
         with db.session.begin_nested():
+            change()
             db.session.flush()
     except IntegrityError as exc:
         text = str(exc.orig).lower()
@@ -177,8 +186,7 @@ def request_booking(actor: User, *, bay: Bay, start: datetime, end: datetime, pu
     booking = Booking(bay_id=bay.id, firm_id=firm.id, requested_by_id=actor.id, starts_at=start, ends_at=end,
                       purpose=purpose, status=BookingStatus.PENDING, series_id=series.id if series else None,
                       scenario_id=scenario.id if scenario else None)
-    db.session.add(booking)
-    _flush_or_slot_taken(bay, start, end, None)
+    _write_or_slot_taken(bay, start, end, None, lambda: db.session.add(booking))
     audit.record(actor, "booking.request", booking, after=audit.snapshot(booking, BOOKING_FIELDS))
     if notify_staff:
         _notify_staff_of_request([booking])
@@ -312,13 +320,18 @@ def edit(actor: User, booking: Booking, *, start: datetime | None = None, end: d
                                    status=label(booking.status)))
     before = audit.snapshot(booking, BOOKING_FIELDS)
     new_start, new_end = start or booking.starts_at, end or booking.ends_at
+    changes: dict = {}
     if (new_start, new_end) != (booking.starts_at, booking.ends_at):
         check_rules(booking.bay, booking.firm, new_start, new_end, exclude_id=booking.id)
-        booking.starts_at, booking.ends_at = new_start, new_end
-        booking.reminder_sent_at = None
+        changes.update(starts_at=new_start, ends_at=new_end, reminder_sent_at=None)
     if purpose is not None:
-        booking.purpose = _purpose(purpose)
-    _flush_or_slot_taken(booking.bay, new_start, new_end, booking.id)
+        changes["purpose"] = _purpose(purpose)
+
+    def apply() -> None:
+        for key, value in changes.items():
+            setattr(booking, key, value)
+
+    _write_or_slot_taken(booking.bay, new_start, new_end, booking.id, apply)
     audit.record(actor, "booking.edit", booking, before, audit.snapshot(booking, BOOKING_FIELDS))
     return booking
 
