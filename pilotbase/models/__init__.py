@@ -7,6 +7,8 @@ from .base import Base, UTCDateTime, utcnow
 from .bays import Bay, BayCapability, Blackout, Capability, CollaborationMode
 from .bookings import HOLDING, Booking, BookingSeries, BookingStatus
 from .notifications import CalendarFeed, Notification
+from .trials import (EvidenceFile, Incident, IncidentKind, IncidentStatus, Measurement, Robot, Trial, TrialOutcome,
+                     TrialStatus)
 from .scenarios import (InteractionLevel, RiskLevel, RobotType, Scenario, ScenarioComment, ScenarioStatus,
                         ScenarioTag, Sector, TagKind)
 
@@ -14,7 +16,8 @@ __all__ = [
     "HOLDING", "Bay", "BayCapability", "Blackout", "Booking", "BookingSeries", "BookingStatus",
     "CalendarFeed", "Capability", "CollaborationMode", "Notification",
     "InteractionLevel", "RiskLevel", "RobotType", "Scenario", "ScenarioComment", "ScenarioStatus", "ScenarioTag",
-    "Sector", "TagKind",
+    "Sector", "TagKind", "EvidenceFile", "Incident", "IncidentKind", "IncidentStatus", "Measurement", "Robot",
+    "Trial", "TrialOutcome", "TrialStatus",
     "ApiToken", "AuditEvent", "Base", "Firm", "FirmStatus", "IdempotencyRecord", "Language",
     "LoginSession", "Role", "UTCDateTime", "User", "utcnow",
 ]

@@ -54,6 +54,7 @@ class Booking(Base):
     requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     series_id: Mapped[int | None] = mapped_column(sa.ForeignKey("booking_series.id"), index=True)
     scenario_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scenarios.id"), index=True)
+    robot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("robots.id"), index=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[BookingStatus] = mapped_column(enum_column(BookingStatus, "booking_status"),
