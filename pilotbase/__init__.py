@@ -92,8 +92,9 @@ def _init_extensions(app: Flask) -> None:
     from . import models
 
     app.jinja_env.globals.update({name: getattr(models, name) for name in (
-        "BookingStatus", "Capability", "CollaborationMode", "FirmStatus", "InteractionLevel", "RiskLevel",
-        "RobotType", "ScenarioStatus", "Sector")})
+        "BookingStatus", "Capability", "CollaborationMode", "FirmStatus", "IncidentKind", "IncidentStatus",
+        "InteractionLevel", "RiskLevel", "RobotType", "ScenarioStatus", "Sector", "TrialOutcome", "TrialStatus")})
+    app.jinja_env.globals["severity_labels"] = i18n.SEVERITY_LABELS
 
     @app.context_processor
     def _current_locale():
@@ -111,7 +112,10 @@ def _register_blueprints(app: Flask) -> None:
     from .web.bookings.views import bp as bookings_bp
     from .web.main.views import bp as main_bp
     from .web.notifications.views import bp as notifications_bp
+    from .web.incidents.views import bp as incidents_bp
     from .web.scenarios.views import bp as scenarios_bp
+    from .web.trials.views import bp as trials_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, bays_bp, bookings_bp, notifications_bp, scenarios_bp, api_bp, docs_bp):
+    for bp in (main_bp, auth_bp, admin_bp, bays_bp, bookings_bp, notifications_bp, scenarios_bp, trials_bp,
+               incidents_bp, api_bp, docs_bp):
         app.register_blueprint(bp)

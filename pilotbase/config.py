@@ -34,7 +34,8 @@ class BaseConfig:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = True
     PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default: memory-hard
-    MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # evidence uploads are up to 50 MB each
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # a whole request; evidence files are limited below
+    EVIDENCE_MAX_BYTES = 50 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     UPLOAD_DIR = ""  # default: instance/uploads
     PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
@@ -98,7 +99,7 @@ def load(app, overrides: dict | None = None) -> None:
                 "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "PILOTBASE_BASE_URL"):
         if env.get(key):
             app.config[key] = env[key]
-    for key in ("PROXY_FIX_X_FOR", "MAIL_PORT", "MAIL_TIMEOUT"):
+    for key in ("PROXY_FIX_X_FOR", "MAIL_PORT", "MAIL_TIMEOUT", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH"):
         if env.get(key):
             app.config[key] = int(env[key])
     for key in ("FORCE_HTTPS", "MAIL_USE_TLS", "MAIL_USE_SSL"):

@@ -6,8 +6,9 @@ from flask import current_app, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .models import (BookingStatus, Capability, CollaborationMode, FirmStatus, InteractionLevel, Language, RiskLevel,
-                     Role, RobotType, ScenarioStatus, Sector)
+from .models import (BookingStatus, Capability, CollaborationMode, FirmStatus, IncidentKind, IncidentStatus,
+                     InteractionLevel, Language, RiskLevel, Role, RobotType, ScenarioStatus, Sector, TrialOutcome,
+                     TrialStatus)
 
 LANGUAGE_NAMES = {Language.ZH.value: "中文", Language.EN.value: "English"}
 
@@ -60,7 +61,20 @@ LABELS = {
         ScenarioStatus.REJECTED: _l("Rejected"), ScenarioStatus.SUSPENDED: _l("Suspended"),
         ScenarioStatus.RETIRED: _l("Retired"),
     },
+    TrialOutcome: {TrialOutcome.SUCCESS: _l("Success"), TrialOutcome.PARTIAL: _l("Partial success"),
+                   TrialOutcome.FAILURE: _l("Failure"), TrialOutcome.ABORTED: _l("Aborted")},
+    TrialStatus: {TrialStatus.RECORDED: _l("Recorded, awaiting verification"), TrialStatus.VERIFIED: _l("Verified"),
+                  TrialStatus.RETURNED: _l("Returned for correction")},
+    IncidentKind: {
+        IncidentKind.NEAR_MISS: _l("Near miss"), IncidentKind.PROTECTIVE_STOP: _l("Protective stop"),
+        IncidentKind.EMERGENCY_STOP: _l("Emergency stop"), IncidentKind.UNINTENDED_CONTACT: _l("Unintended contact"),
+        IncidentKind.COLLISION: _l("Collision"), IncidentKind.INJURY: _l("Injury"),
+        IncidentKind.PROPERTY_DAMAGE: _l("Property damage"),
+    },
+    IncidentStatus: {IncidentStatus.OPEN: _l("Open"), IncidentStatus.CLOSED: _l("Closed")},
 }
+
+SEVERITY_LABELS = {1: _l("1 · minor"), 2: _l("2 · moderate"), 3: _l("3 · major"), 4: _l("4 · critical")}
 
 
 def label_key(enum_cls, key: str) -> str:

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import (HOLDING, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Role, Scenario,
+from ..models import (HOLDING, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role, Scenario,
                       ScenarioStatus, User)
 from . import audit, bays
 from ..i18n import label
@@ -25,7 +25,7 @@ from .notifications import firm_members, notify, operators
 from .permissions import authorize
 from .timeutil import local, month_bounds, now
 
-BOOKING_FIELDS = ("bay_id", "firm_id", "scenario_id", "starts_at", "ends_at", "status", "purpose",
+BOOKING_FIELDS = ("bay_id", "firm_id", "scenario_id", "robot_id", "starts_at", "ends_at", "status", "purpose",
                   "decision_reason")
 QUOTA_STATUSES = (BookingStatus.PENDING, BookingStatus.APPROVED, BookingStatus.COMPLETED)
 MAX_SERIES_WEEKS = 26
@@ -175,17 +175,21 @@ def _check_scenario(scenario: Scenario | None) -> None:
 
 def request_booking(actor: User, *, bay: Bay, start: datetime, end: datetime, purpose: str,
                     firm: Firm | None = None, series: BookingSeries | None = None, notify_staff: bool = True,
-                    scenario: Scenario | None = None) -> Booking:
+                    scenario: Scenario | None = None, robot: Robot | None = None) -> Booking:
     """A firm (or staff on its behalf) asks for a slot, optionally to test an opened scenario;
     the booking starts ``pending``."""
     authorize(actor, "booking.request")
     firm = _firm_for(actor, firm)
     purpose = _purpose(purpose)
     _check_scenario(scenario)
+    if robot is not None:
+        from .trials import check_robot_bookable
+
+        check_robot_bookable(robot, firm.id)
     check_rules(bay, firm, start, end)
     booking = Booking(bay_id=bay.id, firm_id=firm.id, requested_by_id=actor.id, starts_at=start, ends_at=end,
                       purpose=purpose, status=BookingStatus.PENDING, series_id=series.id if series else None,
-                      scenario_id=scenario.id if scenario else None)
+                      scenario_id=scenario.id if scenario else None, robot_id=robot.id if robot else None)
     _write_or_slot_taken(bay, start, end, None, lambda: db.session.add(booking))
     audit.record(actor, "booking.request", booking, after=audit.snapshot(booking, BOOKING_FIELDS))
     if notify_staff:
@@ -201,8 +205,8 @@ def _notify_staff_of_request(bookings: list[Booking]) -> None:
 
 
 def request_series(actor: User, *, bay: Bay, start: datetime, end: datetime, purpose: str, weeks: int,
-                   skip_conflicts: bool, firm: Firm | None = None, scenario: Scenario | None = None
-                   ) -> tuple[BookingSeries, list[Booking]]:
+                   skip_conflicts: bool, firm: Firm | None = None, scenario: Scenario | None = None,
+                   robot: Robot | None = None) -> tuple[BookingSeries, list[Booking]]:
     """The same slot every week for ``weeks`` weeks, each occurrence its own booking.
 
     With ``skip_conflicts`` a week that breaks a rule or is taken is skipped and recorded
@@ -225,7 +229,7 @@ def request_series(actor: User, *, bay: Bay, start: datetime, end: datetime, pur
         try:
             with db.session.begin_nested():
                 made.append(request_booking(actor, bay=bay, start=s, end=e, purpose=purpose, firm=firm,
-                                            series=series, notify_staff=False, scenario=scenario))
+                                            series=series, notify_staff=False, scenario=scenario, robot=robot))
         except (SlotTaken, SlotBlocked, RuleViolation) as exc:
             if not skip_conflicts:
                 raise

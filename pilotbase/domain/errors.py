@@ -42,3 +42,8 @@ class InvalidTransition(DomainError):
     status = 409
     code = "invalid_transition"
 
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "too_large"

@@ -51,6 +51,14 @@ MATRIX: dict[str, frozenset[Role]] = {
     "scenario.import": STAFF,
     "scenario.export": READERS,
     "stats.view": READERS,
+    "robot.view": ANY_ROLE,  # firm users: their own firm's robots
+    "robot.manage": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "trial.view": ANY_ROLE,  # firm users: their own firm's trials
+    "trial.log": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "trial.edit": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "trial.verify": STAFF,
+    "trial.export": ANY_ROLE,  # firm users export their own firm's rows only
+    "incident.close": STAFF,
 }
 
 

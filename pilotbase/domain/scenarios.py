@@ -401,5 +401,7 @@ def stats() -> dict:
 
 
 def trial_stats(scenario: Scenario) -> dict:
-    """Trials logged against the scenario; none exist until the trial log is built."""
-    return {"trials": 0, "verified": 0, "success_rate": None}
+    """Trials logged against the scenario, verified ones, and the verified success rate."""
+    from .trials import scenario_stats
+
+    return scenario_stats(scenario.id)
