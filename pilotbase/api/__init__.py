@@ -162,8 +162,7 @@ def write(creates: bool = False) -> Callable:
         def wrapper(*args, **kwargs):
             key = request.headers.get("Idempotency-Key", "").strip() if creates else ""
             if key:
-                digest = hashlib.sha256(
-                    request.method.encode() + request.path.encode() + b"\0" + request.get_data()).hexdigest()
+                digest = _request_digest()
                 replay = _replay(key, digest)
                 if replay is not None:
                     return replay
@@ -189,6 +188,23 @@ def write(creates: bool = False) -> Callable:
     return decorate
 
 
+def _request_digest() -> str:
+    """What identifies a request for Idempotency-Key: method, path and body. Uploads are hashed
+    file by file from their streams, so a large file is never held in memory twice."""
+    digest = hashlib.sha256(request.method.encode() + request.path.encode() + b"\0")
+    if request.mimetype == "multipart/form-data":
+        for name, upload in sorted(request.files.items(multi=True), key=lambda pair: pair[0]):
+            digest.update(name.encode() + b"\0" + (upload.filename or "").encode() + b"\0")
+            while chunk := upload.stream.read(1024 * 1024):
+                digest.update(chunk)
+            upload.stream.seek(0)
+        for name, value in sorted(request.form.items(multi=True)):
+            digest.update(name.encode() + b"=" + value.encode() + b"\0")
+    else:
+        digest.update(request.get_data())
+    return digest.hexdigest()
+
+
 def _replay(key: str, digest: str) -> Response | None:
     record = db.session.scalar(sa.select(IdempotencyRecord).where(
         IdempotencyRecord.user_id == g.api_user.id, IdempotencyRecord.key == key[:200]))
@@ -203,4 +219,4 @@ def _replay(key: str, digest: str) -> Response | None:
     return response
 
 
-from . import bays, bookings, docs, me, scenarios  # noqa: E402,F401  (register the endpoints)
+from . import bays, bookings, docs, me, scenarios, trials  # noqa: E402,F401  (register the endpoints)

@@ -10,7 +10,7 @@ from ..domain.errors import NotFound, ValidationFailed
 from ..domain.permissions import authorize
 from ..domain.timeutil import local
 from ..extensions import db
-from ..models import Bay, Booking, Firm
+from ..models import Bay, Booking, Firm, Robot, Role
 from . import api_user, bp, json_response, paginate, parse_body, parse_query, write
 from .schemas import (BookingCreate, BookingList, BookingOut, BookingPatch, BookingQuery, OptionalReasonBody,
                       ReasonBody)
@@ -25,7 +25,7 @@ EXAMPLE = {"id": 42, "bay_id": 3, "firm_id": 7, "start": "2026-12-01T09:00:00+08
 def booking_payload(b: Booking) -> dict:
     return {"id": b.id, "bay_id": b.bay_id, "firm_id": b.firm_id, "start": local(b.starts_at).isoformat(),
             "end": local(b.ends_at).isoformat(), "status": b.status.value, "purpose": b.purpose,
-            "scenario_id": b.scenario_id, "robot_id": None, "series_id": b.series_id, "decision_reason": b.decision_reason,
+            "scenario_id": b.scenario_id, "robot_id": b.robot_id, "series_id": b.series_id, "decision_reason": b.decision_reason,
             "created_at": local(b.created_at).isoformat(), "updated_at": local(b.updated_at).isoformat()}
 
 
@@ -64,15 +64,18 @@ def create_booking():
             scenario = scenarios.get_scenario(user, body.scenario_id)
         except NotFound:
             raise _unknown("scenario_id") from None
+    robot = None
     if body.robot_id is not None:
-        raise _unknown("robot_id")
+        robot = db.session.get(Robot, body.robot_id)
+        if robot is None or (user.role is Role.FIRM and robot.firm_id != user.firm_id):
+            raise _unknown("robot_id")
     firm = None
     if body.firm_id is not None:
         firm = db.session.get(Firm, body.firm_id)
         if firm is None:
             raise _unknown("firm_id")
     booking = bookings.request_booking(user, bay=bay, start=body.start, end=body.end, purpose=body.purpose,
-                                       firm=firm, scenario=scenario)
+                                       firm=firm, scenario=scenario, robot=robot)
     return booking_payload(booking), 201
 
 

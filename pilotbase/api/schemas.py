@@ -268,3 +268,118 @@ class ScenarioStats(BaseModel):
     by_sector: dict[str, int]
     by_mode: dict[str, int]
     opened_by_month: list[MonthCount]
+
+
+# --- trials ----------------------------------------------------------------------------------
+
+IncidentKindKey = Literal["near_miss", "protective_stop", "emergency_stop", "unintended_contact", "collision",
+                          "injury", "property_damage"]
+
+
+class MeasurementIO(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    value: float
+    unit: str = Field(default="", max_length=30)
+
+
+class IncidentIn(StrictBody):
+    kind: IncidentKindKey
+    severity: int = Field(ge=1, le=4)
+    occurred_at: AwareDatetime
+    description: str = Field(min_length=1, max_length=4000)
+    body_region: str = Field(default="", max_length=60)
+    immediate_action: str = Field(default="", max_length=4000)
+
+
+class IncidentOut(BaseModel):
+    id: int
+    kind: IncidentKindKey
+    severity: int
+    occurred_at: datetime
+    body_region: str
+    description: str
+    immediate_action: str
+    corrective_action: str
+    status: Literal["open", "closed"]
+
+
+class EvidenceOut(BaseModel):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+
+
+class TrialOut(BaseModel):
+    id: int
+    booking_id: int
+    scenario_id: int
+    firm_id: int
+    robot_id: int | None
+    software_version: str
+    outcome: Literal["success", "partial", "failure", "aborted"]
+    runs: int
+    successful_runs: int
+    success_rate: float
+    interventions: int
+    protective_stops: int
+    emergency_stops: int
+    mean_cycle_time_s: float | None
+    measurements: list[MeasurementIO]
+    notes: str
+    status: Literal["recorded", "verified", "returned"]
+    review_comment: str
+    incidents: list[IncidentOut]
+    evidence: list[EvidenceOut]
+    created_at: datetime
+    updated_at: datetime
+    verified_at: datetime | None
+
+
+class TrialList(BaseModel):
+    items: list[TrialOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class TrialQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scenario_id: int | None = None
+    booking_id: int | None = None
+    status: Literal["recorded", "verified", "returned"] | None = None
+
+
+class TrialCreate(StrictBody):
+    booking_id: int
+    scenario_id: int
+    outcome: Literal["success", "partial", "failure", "aborted"]
+    runs: int = Field(ge=1, le=1_000_000)
+    successful_runs: int = Field(ge=0, le=1_000_000)
+    interventions: int = Field(default=0, ge=0, le=1_000_000)
+    protective_stops: int = Field(default=0, ge=0, le=1_000_000)
+    emergency_stops: int = Field(default=0, ge=0, le=1_000_000)
+    mean_cycle_time_s: float | None = Field(default=None, ge=0, lt=1e8)
+    measurements: list[MeasurementIO] = Field(default_factory=list, max_length=50)
+    notes: str | None = Field(default=None, max_length=8000)
+    robot_id: int | None = None
+    software_version: str | None = Field(default=None, max_length=100)
+    incidents: list[IncidentIn] = Field(default_factory=list, max_length=50)
+
+
+class TrialPatch(StrictBody):
+    outcome: Literal["success", "partial", "failure", "aborted"] | None = None
+    runs: int | None = Field(default=None, ge=1, le=1_000_000)
+    successful_runs: int | None = Field(default=None, ge=0, le=1_000_000)
+    interventions: int | None = Field(default=None, ge=0, le=1_000_000)
+    protective_stops: int | None = Field(default=None, ge=0, le=1_000_000)
+    emergency_stops: int | None = Field(default=None, ge=0, le=1_000_000)
+    mean_cycle_time_s: float | None = Field(default=None, ge=0, lt=1e8)
+    measurements: list[MeasurementIO] | None = Field(default=None, max_length=50)
+    notes: str | None = Field(default=None, max_length=8000)
+    robot_id: int | None = None
+    software_version: str | None = Field(default=None, max_length=100)
+    incidents: list[IncidentIn] | None = Field(default=None, max_length=50, description="added to the trial")

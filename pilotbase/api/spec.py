@@ -36,6 +36,7 @@ class Operation:
     public: bool = False
     paginated: bool = False
     creates: bool = False
+    upload: bool = False  # multipart/form-data with a "file" part
     description: str = ""
     example: dict | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
@@ -134,6 +135,10 @@ def _operation_object(rule, method: str, op: Operation, components: dict) -> dic
     if op.request is not None:
         out["requestBody"] = {"required": True,
                               "content": {"application/json": {"schema": _schema(op.request, components)}}}
+    if op.upload:
+        out["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}}}}}}
     if op.response is not None:
         content = {"schema": _schema(op.response, components)}
         if op.example is not None:
