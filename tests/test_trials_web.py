@@ -313,7 +313,7 @@ def test_an_oversized_file_is_refused_with_413_and_leaves_nothing(app_factory, u
     response = upload(client, trial_id, (big, "huge.pdf"))
     assert response.status_code == 413
     html = response.get_data(as_text=True)
-    assert "“huge.pdf” is larger than the limit of 2 KB per file. Nothing was stored." in html
+    assert "“huge.pdf”: The file is larger than the limit of 2 KB per file. Nothing was stored." in html
     with small.app_context():
         assert count(EvidenceFile) == 0
         assert count(AuditEvent, AuditEvent.action == "trial.evidence") == 0

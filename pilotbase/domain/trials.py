@@ -118,6 +118,16 @@ def firm_robots(firm_id: int, active_only: bool = False) -> list[Robot]:
     return list(db.session.scalars(query))
 
 
+def robots_query(actor: User, firm_id: int | None = None) -> sa.Select:
+    """Robots the actor may see (a firm user: their own), optionally one firm's, by firm and name."""
+    from ..models import Firm
+
+    query = sa.select(Robot).join(Firm, Robot.firm_id == Firm.id).order_by(Firm.name, Robot.name, Robot.id)
+    if actor.role is Role.FIRM:
+        return query.where(Robot.firm_id == actor.firm_id)
+    return query.where(Robot.firm_id == firm_id) if firm_id else query
+
+
 def holding_incidents(robot_id: int) -> list[Incident]:
     """Open serious incidents of a robot: while any exists, it cannot be booked."""
     return list(db.session.scalars(sa.select(Incident).where(
@@ -419,6 +429,37 @@ def sniff(head: bytes, filename: str) -> str | None:
     return None
 
 
+def file_size(size: int) -> str:
+    """A byte count as people read it (KB and MB with one decimal)."""
+    from flask_babel import format_decimal
+
+    if size >= 1024 * 1024:
+        return str(_l("%(n)s MB", n=format_decimal(size / (1024 * 1024), "#,##0.#")))
+    if size >= 1024:
+        return str(_l("%(n)s KB", n=format_decimal(size / 1024, "#,##0.#")))
+    return str(_l("%(n)d bytes", n=size))
+
+
+def add_evidence_files(actor: User, trial: Trial, files: list[tuple[BinaryIO, str]]) -> list[EvidenceFile]:
+    """Several uploads at once, all or none: a refused file removes those stored before it, and
+    every message names the file it is about."""
+    from ..storage import storage
+
+    added: list[EvidenceFile] = []
+    try:
+        for stream, filename in files:
+            try:
+                added.append(add_evidence(actor, trial, stream, filename))
+            except (TooLarge, ValidationFailed) as exc:
+                message = _l("“%(name)s”: %(reason)s Nothing was stored.", name=filename, reason=exc.message)
+                raise type(exc)(message, fields={"file": [message]}) from None
+    except BaseException:
+        for evidence in added:
+            storage().delete(evidence.storage_key)
+        raise
+    return added
+
+
 def add_evidence(actor: User, trial: Trial, stream: BinaryIO, filename: str) -> EvidenceFile:
     """Store an evidence file under a random key after checking its type from its bytes and its size."""
     from ..storage import StorageError, storage
@@ -438,7 +479,7 @@ def add_evidence(actor: User, trial: Trial, stream: BinaryIO, filename: str) -> 
     try:
         key, size = storage().save(chained, max_bytes=limit)
     except StorageError:
-        raise TooLarge(_l("The file is larger than %(mb)d MB.", mb=limit // (1024 * 1024))) from None
+        raise TooLarge(_l("The file is larger than the limit of %(size)s per file.", size=file_size(limit))) from None
     evidence = EvidenceFile(trial_id=trial.id, storage_key=key, filename=filename, content_type=content_type,
                             size=size, sha256=digest.hexdigest(), uploaded_by_id=actor.id)
     db.session.add(evidence)

@@ -14,7 +14,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from ...domain import bookings, scenarios, timeutil, trials
-from ...domain.errors import DomainError, NotFound, NotPermitted, TooLarge
+from ...domain.errors import DomainError, NotFound, NotPermitted
 from ...domain.permissions import authorize, can
 from ...extensions import db
 from ...i18n import label
@@ -61,12 +61,7 @@ def number(value) -> str:
     return "—" if value is None else format_decimal(value, "#,##0.######")
 
 
-def file_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return _("%(n)s MB", n=format_decimal(size / (1024 * 1024), "#,##0.#"))
-    if size >= 1024:
-        return _("%(n)s KB", n=format_decimal(size / 1024, "#,##0.#"))
-    return _("%(n)d bytes", n=size)
+file_size = trials.file_size
 
 
 def incident_url(incident_id: int) -> str:
@@ -110,10 +105,7 @@ def _refusal(form, exc: DomainError, section_errors: dict, rename: dict | None =
 # --- robots -----------------------------------------------------------------------------------
 
 def _robots_query(firm_id: int | None) -> sa.Select:
-    query = sa.select(Robot).join(Firm, Robot.firm_id == Firm.id).order_by(Firm.name, Robot.name, Robot.id)
-    if current_user.role is Role.FIRM:
-        return query.where(Robot.firm_id == current_user.firm_id)
-    return query.where(Robot.firm_id == firm_id) if firm_id else query
+    return trials.robots_query(current_user, firm_id)
 
 
 @bp.get("/robots")
@@ -450,26 +442,11 @@ def upload(trial_id: int):
     form = EvidenceForm()
     if not form.validate_on_submit():
         return _detail_page(trial, 422, evidence_form=form)
-    files = [f for f in form.files.data if f and f.filename]
-    stored: list[str] = []
+    files = [(f.stream, f.filename) for f in form.files.data if f and f.filename]
     try:
-        for upload_file in files:
-            try:
-                stored.append(trials.add_evidence(current_user, trial, upload_file.stream,
-                                                  upload_file.filename).storage_key)
-            except TooLarge:
-                raise TooLarge(_("“%(name)s” is larger than the limit of %(size)s per file. Nothing was stored.",
-                                 name=upload_file.filename,
-                                 size=file_size(current_app.config["EVIDENCE_MAX_BYTES"]))) from None
-            except DomainError as exc:
-                if exc.code != "validation_error":
-                    raise
-                raise type(exc)(_("“%(name)s”: %(reason)s Nothing was stored.", name=upload_file.filename,
-                                  reason=exc.message), fields=exc.fields) from None
+        stored = trials.add_evidence_files(current_user, trial, files)
     except DomainError as exc:
         db.session.rollback()
-        for key in stored:  # the files saved before the refused one
-            storage().delete(key)
         if isinstance(exc, (NotFound, NotPermitted)):
             raise
         if exc.code == "invalid_transition":
