@@ -57,7 +57,8 @@ from flask_babel import ngettext
 
 from .domain.timeutil import local
 from .extensions import db
-from .models import Notification, User, utcnow
+from .i18n import LABELS, SEVERITY_LABELS
+from .models import IncidentKind, Notification, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,39 @@ def _reminder(p: dict) -> Rendered:
                       "If you cannot come, cancel it so another firm can use the bay.", bay=p["bay"], when=when))
 
 
+# --- trials and incidents (trials issue) ---
+
+def _trial_verified(p: dict) -> Rendered:
+    return Rendered(_("Trial verified: %(scenario)s, trial no. %(id)s", scenario=p["scenario"], id=p["id"]),
+                    _("The base verified your trial no. %(id)s in scenario %(scenario)s. It now counts in the "
+                      "scenario's statistics and can no longer be changed.", id=p["id"], scenario=p["scenario"]))
+
+
+def _trial_returned(p: dict) -> Rendered:
+    comment = " ".join(str(p.get("comment") or "").split())
+    body = _("The base returned your trial no. %(id)s in scenario %(scenario)s for correction. Correct it and "
+             "it goes back to the base for verification.", id=p["id"], scenario=p["scenario"])
+    if comment:
+        body += "\n\n" + _("What to correct: %(comment)s", comment=comment)
+    return Rendered(_("Trial returned for correction: %(scenario)s, trial no. %(id)s", scenario=p["scenario"],
+                      id=p["id"]), body)
+
+
+def _incident_serious(p: dict) -> Rendered:
+    kind = str(LABELS[IncidentKind][IncidentKind(p["kind"])])
+    severity = str(SEVERITY_LABELS[int(p["severity"])])
+    when = f"{local(datetime.fromisoformat(p['when'])):%Y-%m-%d %H:%M}"
+    return Rendered(
+        _("Serious incident: %(kind)s, severity %(severity)s, %(firm)s", kind=kind, severity=severity, firm=p["firm"]),
+        _("%(firm)s reported a serious incident in scenario %(scenario)s at %(when)s (trial no. %(trial)s): "
+          "%(kind)s, severity %(severity)s.", firm=p["firm"], scenario=p["scenario"], when=when, trial=p["trial"],
+          kind=kind, severity=severity)
+        + "\n\n" + _("The robot cannot be booked again until an operator closes incident no. %(id)s with the "
+                      "corrective action.", id=p["id"]))
+
+# --- end trials and incidents ---
+
+
 RENDERERS = {
     "booking.requested": _requested,
     "booking.approved": _approved,
@@ -144,6 +178,9 @@ RENDERERS = {
     "booking.cancelled": _cancelled,
     "booking.cancelled_by_firm": _cancelled_by_firm,
     "booking.reminder": _reminder,
+    "trial.verify": _trial_verified,
+    "trial.return": _trial_returned,
+    "incident.serious": _incident_serious,
 }
 
 

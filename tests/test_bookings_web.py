@@ -632,3 +632,97 @@ def test_booking_form_names_an_opened_scenario(client, app, users, login, make_b
     with app.app_context():
         assert db.session.scalar(sa.select(Booking.scenario_id)) == scenario_id
         assert db.session.get(Scenario, scenario_id) is not None
+
+
+# --- the robot brought (trials issue) ---------------------------------------------------------
+
+def _robot(app, user, name, serial, active=True, model="M1") -> int:
+    from pilotbase.domain import trials
+
+    with app.app_context():
+        actor = db.session.get(User, user.id)
+        robot = trials.register_robot(actor, {"name": name, "robot_type": "cobot_arm", "manufacturer": "Maker",
+                                              "model": model, "serial_number": serial})
+        if not active:
+            trials.update_robot(actor, robot, {"name": name, "robot_type": "cobot_arm", "manufacturer": "Maker",
+                                               "model": model, "serial_number": serial, "active": False})
+        db.session.commit()
+        return robot.id
+
+
+def test_robot_select_offers_the_firms_active_robots_and_is_prefilled(app, bay, users, signed_in):
+    own = _robot(app, users["firm"], "Arm One", "A-1")
+    _robot(app, users["firm"], "Old Arm", "A-0", active=False)
+    theirs = _robot(app, users["other_firm_user"], "Other Dog", "D-1", model="Q4")
+    page = text(signed_in("firm").get(f"/bookings/new?bay_id={bay.id}&robot_id={own}"))
+    assert "Robot brought (optional)" in page
+    assert f'<option selected value="{own}">Arm One (M1)</option>' in page
+    assert "Old Arm" not in page and "Other Dog" not in page and f'value="{theirs}"' not in page
+    staff = text(signed_in("operator").get("/bookings/new"))
+    assert "Own Robotics · Arm One (M1)" in staff and "Other Robotics · Other Dog (Q4)" in staff
+    assert "Old Arm" not in staff
+
+
+def test_a_booking_names_its_robot_and_another_firms_robot_is_refused(app, bay, users, signed_in):
+    own = _robot(app, users["firm"], "Arm One", "A-1")
+    theirs = _robot(app, users["other_firm_user"], "Other Dog", "D-1")
+    firm, operator = signed_in("firm"), signed_in("operator")
+    with app.app_context():
+        before = snapshot_counts()
+    for robot_id in (theirs, 999999):
+        refused = firm.post("/bookings/new", data=booking_form(bay, at(2, 10), at(2, 12), robot_id=str(robot_id)))
+        assert refused.status_code == 422 and "Choose one of the firm's active robots." in text(refused)
+        assert "Other Dog" not in text(refused)
+    on_behalf = operator.post("/bookings/new", data=booking_form(bay, at(2, 10), at(2, 12), robot_id=str(theirs),
+                                                                 firm_id=str(users["own_firm"].id)))
+    assert on_behalf.status_code == 422 and "Choose one of the firm's active robots." in text(on_behalf)
+    with app.app_context():
+        assert snapshot_counts() == before
+
+    made = firm.post("/bookings/new", data=booking_form(bay, at(2, 10), at(2, 12), robot_id=str(own)))
+    assert made.status_code == 303
+    detail = text(firm.get(made.headers["Location"]))
+    assert "Arm One · Maker M1" in detail
+    assert f"robot_id={own}" in detail  # "book the same slot again" brings the same robot
+    with app.app_context():
+        assert db.session.scalar(sa.select(Booking.robot_id)) == own
+    series = firm.post("/bookings/new", data=booking_form(bay, at(3, 10), at(3, 12), robot_id=str(own), weeks="2"))
+    assert series.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(sa.select(Booking.robot_id)).all() == [own, own, own]
+
+
+def test_a_robot_held_by_a_serious_incident_cannot_be_booked_once_or_weekly(app, users, signed_in):
+    from .test_incidents_web import _day, make_world
+
+    world = make_world(app, users)  # the own firm's robot has an open collision (severity 3)
+    firm = signed_in("firm")
+    form = {"bay_id": str(world["bay"]), "start": _day(4, 9).strftime("%Y-%m-%dT%H:%M"),
+            "end": _day(4, 11).strftime("%Y-%m-%dT%H:%M"), "purpose": "Again", "robot_id": str(world["own_robot"])}
+    assert "Cobot A (HA-7) — held by an open serious incident" in text(firm.get("/bookings/new"))
+    with app.app_context():
+        before = snapshot_counts()
+    message = "Robot Cobot A has an open serious incident and cannot be booked until the base closes it."
+    for weeks, skip in (("1", ""), ("3", ""), ("3", "y")):
+        refused = firm.post("/bookings/new", data={**form, "weeks": weeks, "skip_conflicts": skip})
+        assert refused.status_code == 422, weeks
+        assert message in text(refused)
+    with app.app_context():
+        assert snapshot_counts() == before
+    # Without the robot, the same slot is fine.
+    assert firm.post("/bookings/new", data={**form, "robot_id": "0", "weeks": "1"}).status_code == 303
+
+
+def test_log_a_trial_link_once_an_approved_booking_has_started(app, bay, users, signed_in, make_booking):
+    approved = make_booking(users["firm"], bay, at(1, 10), at(1, 12), approver=users["operator"])
+    pending = make_booking(users["firm"], bay, at(1, 13), at(1, 15))
+    link = f'href="/trials/new?booking_id={approved.id}"'
+    assert link not in text(signed_in("firm").get(f"/bookings/{approved.id}"))  # not started yet
+    app.config["PILOTBASE_NOW"] = at(1, 14)
+    for role, shown in (("firm", True), ("operator", True), ("admin", True), ("official", False)):
+        assert (link in text(signed_in(role).get(f"/bookings/{approved.id}"))) is shown, role
+    assert "/trials/new" not in text(signed_in("firm").get(f"/bookings/{pending.id}"))
+    with app.app_context():
+        bookings.complete(db.session.get(User, users["operator"].id), db.session.get(Booking, approved.id))
+        db.session.commit()
+    assert link in text(signed_in("firm").get(f"/bookings/{approved.id}"))

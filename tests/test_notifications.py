@@ -16,11 +16,12 @@ from aiosmtpd.controller import Controller
 from flask_babel import force_locale
 
 from pilotbase import mail
-from pilotbase.domain import bookings
+from pilotbase.domain import accounts, bookings
 from pilotbase.extensions import db
-from pilotbase.models import Bay, Booking, Notification, Role, User
+from pilotbase.models import Bay, Booking, Notification, Role, Scenario, User
 
 from .conftest import count
+from .test_scenarios_web import create_scenario
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2030, 3, 4, 9, 0, tzinfo=SH)  # a Monday morning, local time
@@ -506,3 +507,105 @@ def test_the_list_speaks_the_users_language_and_anonymous_users_see_no_bell(app,
     assert "2030-03-05 10:00–12:00" in page and 'lang="zh-CN"' in page
     with app.app_context():
         assert db.session.get(Bay, bay.id).code in page
+
+
+# --- trials and incidents -------------------------------------------------------------------------
+
+def _trial_note(notification_kind, **params):
+    return Notification(id=3, user_id=1, kind=notification_kind, params=params, link="/trials/12")
+
+
+def test_trial_and_incident_kinds_read_well_in_both_languages(app):
+    serious = {"id": 5, "trial": 12, "kind": "collision", "severity": 3, "firm": "Own Robotics",
+               "scenario": "HRC-0007", "when": "2030-03-05T11:20:00+08:00"}
+    with app.app_context():
+        verified = mail.render(_trial_note("trial.verify", id=12, scenario="HRC-0007", comment=""), "en")
+        assert verified.title == "Trial verified: HRC-0007, trial no. 12"
+        assert "counts in the scenario's statistics" in verified.body
+        returned = mail.render(_trial_note("trial.return", id=12, scenario="HRC-0007",
+                                           comment="Add the cycle time\n of run 2"), "en")
+        assert returned.title == "Trial returned for correction: HRC-0007, trial no. 12"
+        assert "What to correct: Add the cycle time of run 2" in returned.body
+        incident = mail.render(_trial_note("incident.serious", **serious), "en")
+        assert incident.title == "Serious incident: Collision, severity 3 · major, Own Robotics"
+        assert "in scenario HRC-0007 at 2030-03-05 11:20 (trial no. 12)" in incident.body
+        assert "closes incident no. 5" in incident.body
+        # UTC in the params is still shown in the base's zone.
+        utc = mail.render(_trial_note("incident.serious", **{**serious, "when": "2030-03-05T03:20:00+00:00"}), "en")
+        assert "2030-03-05 11:20" in utc.body
+
+        zh = mail.render(_trial_note("incident.serious", **serious), "zh_Hans_CN")
+        assert "Own Robotics" in zh.title and "HRC-0007" in zh.body and "2030-03-05 11:20" in zh.body
+        with force_locale("zh_Hans_CN"):
+            from flask_babel import gettext
+
+            assert gettext("Collision") in zh.title  # the kind label in the reader's language
+
+        for broken in (_trial_note("incident.serious", **{**serious, "kind": "volcano"}),
+                       _trial_note("incident.serious", **{**serious, "severity": 9}),
+                       _trial_note("trial.verify")):
+            assert mail.render(broken, "en").title == "News from PilotBase"
+
+
+@pytest.fixture
+def trial_setup(app, people, bay, make_booking):
+    """An approved booking of the own firm that has started, an opened scenario and API tokens."""
+    booking = make_booking(people["firm"], bay, at(1, 10), at(1, 12), approver=people["operator"])
+    scenario_id = create_scenario(app, None, people["operator"], "opened")
+    with app.app_context():
+        token = accounts.create_token(db.session.get(User, people["firm"].id), "trials")[1]
+        db.session.commit()
+        scenario_code = db.session.get(Scenario, scenario_id).code
+        mail.deliver_pending()  # the booking's own mails
+    app.config["PILOTBASE_NOW"] = at(1, 13)  # the booking has started
+    return {"booking": booking.id, "scenario": scenario_id, "code": scenario_code,
+            "headers": {"Authorization": f"Bearer {token}", "Accept-Language": "en"}}
+
+
+def _log_trial(app, setup, incident: dict):
+    body = {"booking_id": setup["booking"], "scenario_id": setup["scenario"], "outcome": "aborted", "runs": 1,
+            "successful_runs": 0, "incidents": [{"occurred_at": at(1, 11, 20).isoformat(),
+                                                 "description": "Gripper touched the worker's forearm", **incident}]}
+    return app.test_client().post("/api/v1/trials", json=body, headers=setup["headers"])
+
+
+def test_a_serious_incident_mails_the_operators_at_once(app, smtp, people, trial_setup):
+    before = {u: len(smtp.to(people[u].email)) for u in ("operator", "admin", "operator_zh", "firm", "firm_zh")}
+    created = _log_trial(app, trial_setup, {"kind": "collision", "severity": 3})
+    assert created.status_code == 201, created.get_json()
+    # Delivered by the request itself (after its commit), not by a later cron run.
+    new = {u: smtp.to(people[u].email)[before[u]:] for u in before}
+    assert len(new["operator"]) == len(new["admin"]) == len(new["operator_zh"]) == 1
+    assert new["firm"] == [] and new["firm_zh"] == []
+    english = new["operator"][0]
+    assert english["Subject"] == "[PilotBase] Serious incident: Collision, severity 3 · major, Own Robotics"
+    body = english.get_content()
+    assert f"in scenario {trial_setup['code']} at 2030-03-05 11:20" in body
+    assert f"https://pilotbase.test/trials/{created.get_json()['id']}" in body
+    chinese = new["operator_zh"][0]
+    with app.app_context():
+        note = db.session.scalar(sa.select(Notification).where(Notification.user_id == people["operator_zh"].id,
+                                                                Notification.kind == "incident.serious"))
+        expected = f"[{_zh('PilotBase')}] {mail.render(note, 'zh_Hans_CN').title}"
+        # Python's header folder may put a space between two encoded words, where RFC 2047 readers drop it.
+        assert chinese["Subject"].replace(" ", "") == expected.replace(" ", "")
+        assert note.link == f"/trials/{created.get_json()['id']}"
+    assert set(statuses(app)) == {"sent"}
+
+
+def test_an_injury_is_serious_whatever_its_severity(app, smtp, people, trial_setup):
+    before = len(smtp.to(people["operator"].email))
+    assert _log_trial(app, trial_setup, {"kind": "injury", "severity": 1, "body_region": "finger"}).status_code == 201
+    assert [m["Subject"] for m in smtp.to(people["operator"].email)[before:]] == [
+        "[PilotBase] Serious incident: Injury, severity 1 · minor, Own Robotics"]
+
+
+def test_a_near_miss_notifies_no_one(app, smtp, people, trial_setup):
+    before = len(smtp.messages())
+    with app.app_context():
+        notes = count(Notification)
+    assert _log_trial(app, trial_setup, {"kind": "near_miss", "severity": 2}).status_code == 201
+    assert len(smtp.messages()) == before
+    with app.app_context():
+        assert count(Notification) == notes
+        assert count(Notification, Notification.kind == "incident.serious") == 0

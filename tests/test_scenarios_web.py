@@ -413,3 +413,60 @@ def test_review_queue_pages_and_officials_get_no_book_links(app, users, login, m
     html = official.get(f"/scenarios/{sid}").get_data(as_text=True)
     assert "Bays that can host it" in html and "/bookings/new?" not in html
     assert "/bookings/new?" in operator.get(f"/scenarios/{sid}").get_data(as_text=True)
+
+
+# --- trial results (trials issue) -------------------------------------------------------------
+
+def _results(response) -> str:
+    """The text of the "Trial results" section."""
+    html = response.get_data(as_text=True)
+    part = html[html.index('id="trials-heading"'):]
+    part = part[:part.index("</section>")]
+    return " ".join(re.sub(r"<[^>]+>", " ", part).replace("&#39;", "'").split()), part
+
+
+def test_trial_results_count_verified_trials_and_show_details_by_viewer(app, client, users, login):
+    from pilotbase.domain import trials
+    from pilotbase.models import Trial
+
+    from .test_incidents_web import make_world
+
+    w = make_world(app, users)  # two recorded trials: own 1/2 runs (partial), other 0/4 (failure); 3 incidents
+    url = f"/scenarios/{w['scenario']}"
+
+    def as_role(role):
+        c = app.test_client()
+        if role != "anon":
+            login(c, users[role])
+        return _results(c.get(url))
+
+    text, html = as_role("anon")
+    assert "No verified trials yet." in text and "trials logged" not in text and "Incidents by kind" not in text
+    text, html = as_role("firm")
+    assert "No verified trials yet. 2 trials logged, awaiting verification." in text
+
+    with app.app_context():
+        trials.verify(db.session.get(User, users["operator"].id), db.session.get(Trial, w["own_trial"]))
+        db.session.commit()
+
+    text, html = as_role("anon")
+    assert "1 verified trial" in text and "50 % verified success rate" in text
+    assert "/trials/" not in html and "Incidents by kind" not in text and "Collision" not in text
+
+    text, html = as_role("firm")
+    assert "1 verified trial" in text and "50 % verified success rate" in text and "2 trials logged" in text
+    assert "1 awaiting verification or correction" in text
+    assert "Incidents by kind" in text and "Near miss 1" in text and "Collision 1" in text and "Injury 1" in text
+    assert "Your firm's trials" in text and f'href="/trials/{w["own_trial"]}"' in html
+    assert f'href="/trials/{w["other_trial"]}"' not in html and "Other Robotics" not in text
+    assert f'href="/incidents?scenario_id={w["scenario"]}"' in html
+
+    text, html = as_role("other_firm_user")
+    assert f'href="/trials/{w["other_trial"]}"' in html and f'href="/trials/{w["own_trial"]}"' not in html
+    assert "Recorded, awaiting verification" in text
+
+    for role in ("operator", "official"):
+        text, html = as_role(role)
+        assert "Latest verified trials" in text and "Own Robotics" in text and "Partial success" in text
+        assert f'href="/trials/{w["own_trial"]}"' in html
+        assert f'href="/trials/{w["other_trial"]}"' not in html  # not verified: it does not count yet

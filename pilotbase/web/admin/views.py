@@ -7,12 +7,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ...domain import accounts, directory
+from ...domain import accounts, directory, trials
 from ...domain.errors import DomainError
 from ...domain.permissions import authorize
 from ...extensions import db
-from ...models import Firm, FirmStatus, Role
+from ...models import Firm, FirmStatus, Incident, Role
 from .. import apply_domain_error, choices
+from ..incidents.views import related_objects
 from .forms import AuditFilterForm, FirmForm, ReasonForm, UserCreateForm, UserEditForm
 
 bp = Blueprint("admin", __name__)
@@ -122,8 +123,13 @@ def firm(firm_id: int):
     history = []
     if current_user.role is not Role.FIRM:
         history = db.session.scalars(directory.audit_query(object_type="firms", object_id=firm.id).limit(20)).all()
+    # trials issue: the firm's latest trials and its open incidents
+    trial_history = db.session.scalars(trials.trials_query(current_user, firm_id=firm.id).limit(20)).all()
+    open_incidents = db.session.scalars(trials.incidents_query(current_user, status="open")
+                                        .where(Incident.firm_id == firm.id).limit(50)).all()
     return render_template("admin/firm.html", firm=firm, members=members, history=history,
-                           reason_form=ReasonForm())
+                           reason_form=ReasonForm(), trial_history=trial_history, open_incidents=open_incidents,
+                           incident_related=related_objects(open_incidents))
 
 
 @bp.post("/firms/<int:firm_id>/<any(verify, suspend, reinstate):transition>")

@@ -37,6 +37,10 @@ class BookingForm(FlaskForm):
                             description=_l("What you will test, e.g. robot model and scenario."))
     scenario_id = SelectField(_l("HRC scenario tested (optional)"), coerce=int, choices=[], validate_choice=False,
                               description=_l("Opened scenarios of the catalogue; trials are logged against it."))
+    # --- robot (trials issue) ---
+    robot_id = SelectField(_l("Robot brought (optional)"), coerce=int, choices=[], validate_choice=False,
+                           description=_l("One of the firm's active robots; trials record the robot actually run."))
+    # --- end robot ---
     weeks = IntegerField(_l("Repeat weekly for … weeks"), default=1,
                          validators=[InputRequired(), NumberRange(min=1, max=MAX_SERIES_WEEKS)],
                          description=_l("1 books this slot once; up to %(n)d weeks.", n=MAX_SERIES_WEEKS))

@@ -18,13 +18,13 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from ...domain import bays as bay_rules
-from ...domain import bookings, directory, scenarios, timeutil
-from ...domain.errors import DomainError, NotFound, NotPermitted
+from ...domain import bookings, directory, scenarios, timeutil, trials
+from ...domain.errors import DomainError, NotFound, NotPermitted, ValidationFailed
 from ...domain.permissions import authorize, can
 from ...extensions import db
 from ...i18n import label
-from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Role, Scenario,
-                       ScenarioStatus, User)
+from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Incident,
+                       IncidentKind, IncidentStatus, Robot, Role, Scenario, ScenarioStatus, User)
 from .. import choices, safe_next
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
 
@@ -129,6 +129,8 @@ def rebook_url(booking: Booking) -> str:
             "end": (new_start + length).strftime(LOCAL_INPUT), "purpose": booking.purpose}
     if current_user.role is not Role.FIRM:
         args["firm_id"] = booking.firm_id
+    if booking.robot_id:
+        args["robot_id"] = booking.robot_id
     return url_for("bookings.new", **args)
 
 
@@ -179,7 +181,45 @@ def _setup_booking_form(form: BookingForm) -> BookingForm:
         firms = db.session.execute(sa.select(Firm.id, Firm.name).where(Firm.status == FirmStatus.VERIFIED)
                                    .order_by(Firm.name)).all()
         form.firm_id.choices = choices([(0, _("— Choose a firm —"))] + [(f.id, f.name) for f in firms])
+    form.robot_id.choices = _robot_choices()
     return form
+
+
+# --- robot select (trials issue) ---
+
+def _robot_choices():
+    """The robots a booking may name: a firm user's own active robots; for staff booking on behalf,
+    every verified firm's active robots labelled with the firm (the domain refuses another firm's).
+    A robot held by an open serious incident is marked; the domain refuses it too."""
+    if current_user.role is Role.FIRM:
+        robots = trials.firm_robots(current_user.firm_id, active_only=True)
+    else:
+        robots = db.session.scalars(sa.select(Robot).join(Firm, Robot.firm_id == Firm.id)
+                                    .where(Robot.active.is_(True), Firm.status == FirmStatus.VERIFIED)
+                                    .order_by(Firm.name, Robot.name)).all()
+    held = set(db.session.scalars(sa.select(Incident.robot_id).where(
+        Incident.status == IncidentStatus.OPEN, sa.or_(Incident.severity >= 3, Incident.kind == IncidentKind.INJURY))))
+
+    def text(robot: Robot) -> str:
+        name = f"{robot.name} ({robot.model})"
+        if current_user.role is not Role.FIRM:
+            name = f"{robot.firm.name} · {name}"
+        return _("%(robot)s — held by an open serious incident", robot=name) if robot.id in held else name
+
+    return choices([(0, _("— None —"))] + [(r.id, text(r)) for r in robots])
+
+
+def _chosen_robot(form: BookingForm) -> Robot | None:
+    """The robot picked in the form; an id that names no robot is a field error."""
+    if not form.robot_id.data:
+        return None
+    robot = db.session.get(Robot, form.robot_id.data)
+    if robot is None:
+        message = _l("Choose one of the firm's active robots.")
+        raise ValidationFailed(message, fields={"robot_id": [message]})
+    return robot
+
+# --- end robot select ---
 
 
 def _chosen_bay(bay_id) -> Bay | None:
@@ -201,7 +241,7 @@ def _render_new(form: BookingForm, status: int = 200, refusal: Refusal | None = 
 def _prefill(args) -> dict:
     """What the week calendar, the finder and re-book links put in the URL."""
     data: dict = {}
-    for key in ("bay_id", "firm_id", "scenario_id"):
+    for key in ("bay_id", "firm_id", "scenario_id", "robot_id"):
         value = args.get(key, type=int)
         if value:
             data[key] = value
@@ -237,6 +277,7 @@ def create():
     start = timeutil.from_local_input(form.start.data)
     try:
         scenario = scenarios.get_scenario(current_user, form.scenario_id.data) if form.scenario_id.data else None
+        robot = _chosen_robot(form)
     except DomainError as exc:
         return _render_new(form, 422, _refusal(form, exc))
     end = timeutil.from_local_input(form.end.data)
@@ -244,12 +285,13 @@ def create():
     try:
         if form.weeks.data == 1:
             booking = bookings.request_booking(current_user, bay=bay, start=start, end=end,
-                                               purpose=form.purpose.data, firm=firm, scenario=scenario)
+                                               purpose=form.purpose.data, firm=firm, scenario=scenario,
+                                               robot=robot)
         else:
             series, made = bookings.request_series(current_user, bay=bay, start=start, end=end,
                                                     purpose=form.purpose.data, weeks=form.weeks.data,
                                                     skip_conflicts=form.skip_conflicts.data, firm=firm,
-                                                    scenario=scenario)
+                                                    scenario=scenario, robot=robot)
     except DomainError as exc:
         db.session.rollback()
         return _render_new(form, 422, _refusal(form, exc))
@@ -327,8 +369,14 @@ def detail(booking_id: int):
         query = directory.audit_query(object_type="bookings", object_id=booking.id)
         history = [(e, ACTION_LABELS.get(e.action, e.action), _changes(e))
                    for e in db.session.scalars(query.order_by(None).order_by(AuditEvent.id))]
+    # trials issue: the robot brought, and whether a trial can be logged for this booking now
+    robot = db.session.get(Robot, booking.robot_id) if booking.robot_id else None
+    may_log_trial = (can(current_user, "trial.log", booking)
+                     and booking.status in (BookingStatus.APPROVED, BookingStatus.COMPLETED)
+                     and booking.starts_at <= timeutil.now())
     return render_template("bookings/detail.html", booking=booking, people=people, series=series, history=history,
-                           actions=allowed(current_user, booking), reason_form=ReasonForm())
+                           actions=allowed(current_user, booking), reason_form=ReasonForm(), robot=robot,
+                           may_log_trial=may_log_trial)
 
 
 def _edit_form_page(form: EditForm, booking: Booking, status: int = 200, refusal: Refusal | None = None):

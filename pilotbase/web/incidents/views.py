@@ -1,5 +1,225 @@
 """Safety incidents: the list, closing with the corrective action, exports."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import csv
+import io
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ...domain import scenarios, timeutil, trials
+from ...domain.errors import DomainError
+from ...domain.permissions import authorize
+from ...extensions import db
+from ...i18n import label
+from ...models import (Firm, Incident, IncidentKind, IncidentStatus, Robot, Role, Scenario, Trial, User)
+from .. import apply_domain_error, choices
+from .forms import CloseForm, IncidentFilterForm
 
 bp = Blueprint("incidents", __name__)
+
+PER_PAGE = 25
+# Severity 3–4 or an injury: the operators were told at once and the robot is held while open.
+SERIOUS = sa.or_(Incident.severity >= 3, Incident.kind == IncidentKind.INJURY)
+IS_OPEN = Incident.status == IncidentStatus.OPEN
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every page here needs a signed-in user; each view then asks ``authorize``."""
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
+def _is_firm() -> bool:
+    return current_user.role is Role.FIRM
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+def _scenario_label(code: str, title_zh: str, title_en: str | None) -> str:
+    title = title_en if _locale().startswith("en") and title_en else title_zh
+    return f"{code} · {title}"
+
+
+def _filters() -> tuple[IncidentFilterForm, dict, bool]:
+    """The list's GET filters, checked. Scenario and firm choices are those with incidents the user sees."""
+    form = IncidentFilterForm(request.args)
+    scenario_rows = sa.select(Scenario.id, Scenario.code, Scenario.title_zh, Scenario.title_en) \
+        .where(Scenario.id.in_(trials.incidents_query(current_user).with_only_columns(Incident.scenario_id)
+                               .order_by(None))) \
+        .order_by(Scenario.code)
+    rows = [(str(s.id), _scenario_label(s.code, s.title_zh, s.title_en)) for s in db.session.execute(scenario_rows)]
+    asked = request.args.get("scenario_id", type=int)
+    if asked and str(asked) not in {value for value, _text in rows}:
+        # A scenario without (visible) incidents yet, e.g. from the scenario page's link: an empty list, not an error.
+        try:
+            s = scenarios.get_scenario(current_user, asked)
+        except DomainError:
+            pass
+        else:
+            rows.append((str(s.id), _scenario_label(s.code, s.title_zh, s.title_en)))
+    form.scenario_id.choices = choices([("", _("All"))] + rows)
+    if _is_firm():
+        del form.firm_id
+    else:
+        firms = db.session.execute(sa.select(Firm.id, Firm.name).order_by(Firm.name)).all()
+        form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
+    if not form.validate():
+        return form, {}, False
+    filters = {"status": form.status.data or "", "kind": form.kind.data or "",
+               "severity": int(form.severity.data) if form.severity.data else None,
+               "scenario_id": int(form.scenario_id.data) if form.scenario_id.data else None,
+               "firm_id": int(form.firm_id.data) if "firm_id" in form and form.firm_id.data else None,
+               "serious": bool(form.serious.data)}
+    return form, filters, True
+
+
+def _query(filters: dict) -> sa.Select:
+    """The incidents the user sees, filtered; open serious ones first, then open ones, newest first."""
+    query = trials.incidents_query(current_user, status=filters.get("status", ""),
+                                   scenario_id=filters.get("scenario_id"))
+    if filters.get("kind"):
+        query = query.where(Incident.kind == IncidentKind(filters["kind"]))
+    if filters.get("severity"):
+        query = query.where(Incident.severity == filters["severity"])
+    if filters.get("firm_id"):
+        query = query.where(Incident.firm_id == filters["firm_id"])
+    if filters.get("serious"):
+        query = query.where(SERIOUS)
+    urgency = sa.case((sa.and_(IS_OPEN, SERIOUS), 0), (IS_OPEN, 1), else_=2)
+    return query.order_by(None).order_by(urgency, Incident.occurred_at.desc(), Incident.id.desc())
+
+
+def related_objects(incidents) -> dict:
+    """Scenarios, robots and firms of a page of incidents, one query each."""
+    def by_id(model, ids):
+        ids = {i for i in ids if i}
+        return {o.id: o for o in db.session.scalars(sa.select(model).where(model.id.in_(ids)))} if ids else {}
+
+    return {"scenarios": by_id(Scenario, (i.scenario_id for i in incidents)),
+            "robots": by_id(Robot, (i.robot_id for i in incidents)),
+            "firms": by_id(Firm, (i.firm_id for i in incidents))}
+
+
+# --- the list ---------------------------------------------------------------------------------
+
+def _list_page(form: IncidentFilterForm, filters: dict, valid: bool):
+    page = db.paginate(_query(filters), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+                       error_out=False)
+    held = trials.incidents_query(current_user, status=IncidentStatus.OPEN.value).where(SERIOUS).order_by(None)
+    open_serious = db.session.scalar(sa.select(sa.func.count()).select_from(held.subquery()))
+    export_args = {k: v for k, v in request.args.items(multi=True) if k != "page"}
+    return render_template("incidents/index.html", form=form, page=page, related=related_objects(page.items),
+                           open_serious=open_serious, show_firm=not _is_firm(),
+                           filtered=any(v for v in filters.values()),
+                           export_url=url_for("incidents.export", **export_args)), 200 if valid else 422
+
+
+@bp.get("/incidents")
+def index():
+    authorize(current_user, "trial.view")
+    return _list_page(*_filters())
+
+
+# --- one incident -----------------------------------------------------------------------------
+
+def _detail_page(incident: Incident, form: CloseForm, status: int = 200):
+    trial = db.session.get(Trial, incident.trial_id)
+    people_ids = {i for i in (incident.reported_by_id, incident.closed_by_id) if i}
+    people = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(people_ids)))}
+    robot = db.session.get(Robot, incident.robot_id) if incident.robot_id else None
+    form.corrective_action.render_kw = {"rows": 4, "maxlength": 4000}
+    return render_template("incidents/detail.html", incident=incident, trial=trial, robot=robot,
+                           scenario=db.session.get(Scenario, incident.scenario_id),
+                           firm=db.session.get(Firm, incident.firm_id), people=people, form=form,
+                           holds_robot=robot is not None and incident.is_serious
+                           and incident.status is IncidentStatus.OPEN), status
+
+
+@bp.get("/incidents/<int:incident_id>")
+def detail(incident_id: int):
+    return _detail_page(trials.get_incident(current_user, incident_id), CloseForm(formdata=None))
+
+
+@bp.post("/incidents/<int:incident_id>/close")
+def close(incident_id: int):
+    incident = trials.get_incident(current_user, incident_id)
+    authorize(current_user, "incident.close", incident)
+    back = redirect(url_for("incidents.detail", incident_id=incident.id), 303)
+    if incident.status is IncidentStatus.CLOSED:
+        flash(_("This incident is already closed."), "error")
+        return back
+    form = CloseForm()
+    if not form.validate_on_submit():
+        return _detail_page(incident, form, 422)
+    was_holding = incident.is_serious and incident.robot_id is not None
+    try:
+        trials.close_incident(current_user, incident, form.corrective_action.data)
+    except DomainError as exc:
+        db.session.rollback()
+        if not exc.fields:
+            flash(str(exc.message), "error")
+            return back
+        apply_domain_error(form, exc)
+        return _detail_page(incident, form, 422)
+    db.session.commit()
+    robot = db.session.get(Robot, incident.robot_id) if was_holding else None
+    if robot is not None and not trials.holding_incidents(robot.id):
+        flash(_("Incident closed. Robot %(name)s can be booked again.", name=robot.name), "success")
+    else:
+        flash(_("Incident closed."), "success")
+    return back
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+def _csv_cell(value) -> str:
+    """Text a spreadsheet will not run as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/incidents/export.csv")
+def export():
+    authorize(current_user, "trial.export")
+    form, filters, valid = _filters()
+    if not valid:
+        return _list_page(form, filters, valid)
+    locale = _locale()
+    out = io.StringIO()
+    out.write("\ufeff")  # so spreadsheet programs read the file as UTF-8
+    writer = csv.writer(out)
+    writer.writerow([_("Incident no."), _("Occurred at"), _("Firm"), _("Scenario code"), _("Scenario"),
+                     _("Trial no."), _("Robot"), _("Serial number"), _("Kind"), _("Severity (1–4)"), _("Serious"),
+                     _("Body region"), _("Description"), _("Immediate action"), _("Corrective action"), _("Status"),
+                     _("Closed at")])
+    stamp = "%Y-%m-%d %H:%M"
+    query = _query(filters)
+    offset, batch = 0, 500
+    while True:  # in batches, so the related names are read a few hundred rows at a time
+        rows = db.session.scalars(query.limit(batch).offset(offset)).all()
+        if not rows:
+            break
+        related = related_objects(rows)
+        for i in rows:
+            s, r, f = related["scenarios"].get(i.scenario_id), related["robots"].get(i.robot_id), \
+                related["firms"].get(i.firm_id)
+            writer.writerow([
+                i.id, timeutil.local(i.occurred_at).strftime(stamp), _csv_cell(f.name if f else ""),
+                s.code if s else "", _csv_cell(s.title(locale) if s else ""), i.trial_id,
+                _csv_cell(r.name if r else ""), _csv_cell(r.serial_number if r else ""), label(i.kind), i.severity,
+                _("yes") if i.is_serious else _("no"), _csv_cell(i.body_region), _csv_cell(i.description),
+                _csv_cell(i.immediate_action), _csv_cell(i.corrective_action), label(i.status),
+                timeutil.local(i.closed_at).strftime(stamp) if i.closed_at else ""])
+        offset += batch
+    filename = f"incidents-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

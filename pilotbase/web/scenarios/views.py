@@ -11,7 +11,7 @@ from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ...domain import scenario_io, scenarios
+from ...domain import scenario_io, scenarios, trials
 from ...domain.errors import DomainError
 from ...domain.permissions import authorize, can
 from ...domain.timeutil import local, now
@@ -151,6 +151,25 @@ def _book_link(bay_id: int, s: Scenario) -> str:
     return "/bookings/new?" + urlencode({"bay_id": bay_id, "scenario_id": s.id, "purpose": s.title(_locale())})
 
 
+# --- trial results (trials issue) ---
+
+TRIAL_ROWS = 10
+
+
+def _trial_results(s: Scenario) -> dict:
+    """What the "Trial results" section shows beyond the verified aggregates everyone sees:
+    signed-in users also see incidents by kind; staff and officials the latest verified trials;
+    a firm user its own firm's trials in any state (never another firm's)."""
+    if not current_user.is_authenticated:
+        return {"signed_in": False, "incidents": {}, "rows": [], "own_rows": False}
+    is_firm = current_user.role is Role.FIRM
+    query = trials.trials_query(current_user, scenario_id=s.id, status="" if is_firm else "verified")
+    return {"signed_in": True, "incidents": trials.incidents_by_kind(s.id),
+            "rows": db.session.scalars(query.limit(TRIAL_ROWS)).all(), "own_rows": is_firm}
+
+# --- end trial results ---
+
+
 @bp.get("/scenarios/<int:scenario_id>")
 def detail(scenario_id: int):
     s = _get(scenario_id)
@@ -167,7 +186,7 @@ def detail(scenario_id: int):
         may_comment=can(current_user, "scenario.comment", s), duplicates=_duplicates(s) if show_duplicates else None,
         registered_by=registered_by, bays=bays,
         book_links={b.id: _book_link(b.id, s) for b in bays} if may_book else {},
-        trials=scenarios.trial_stats(s), comment_form=CommentForm(), mode_help=MODE_HELP)
+        trials=scenarios.trial_stats(s), results=_trial_results(s), comment_form=CommentForm(), mode_help=MODE_HELP)
 
 
 # --- lifecycle --------------------------------------------------------------------------------

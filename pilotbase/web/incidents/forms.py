@@ -1,0 +1,48 @@
+"""Forms of the incident pages. Choices that come from the database are filled in by the view."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ...i18n import LABELS, SEVERITY_LABELS
+from ...models import IncidentKind, IncidentStatus
+from .. import choices
+
+
+def status_choices():
+    return choices([("", _l("All"))] + [(s.value, LABELS[IncidentStatus][s]) for s in IncidentStatus])
+
+
+def kind_choices():
+    return choices([("", _l("All"))] + [(k.value, LABELS[IncidentKind][k]) for k in IncidentKind])
+
+
+def severity_choices():
+    return choices([("", _l("All"))] + [(str(n), text) for n, text in SEVERITY_LABELS.items()])
+
+
+class IncidentFilterForm(FlaskForm):
+    """The filters of the incident list and its CSV export (GET parameters)."""
+
+    class Meta:
+        csrf = False  # a GET filter: nothing changes
+
+    status = SelectField(_l("Status"), choices=status_choices, validators=[Optional()])
+    kind = SelectField(_l("Kind"), choices=kind_choices, validators=[Optional()])
+    severity = SelectField(_l("Severity"), choices=severity_choices, validators=[Optional()])
+    scenario_id = SelectField(_l("Scenario"), choices=[], validators=[Optional()])
+    firm_id = SelectField(_l("Firm"), choices=[], validators=[Optional()])
+    serious = BooleanField(_l("Serious only (severity 3–4 or an injury)"))
+
+
+class CloseForm(FlaskForm):
+    """The base closes an incident: what was done so it does not happen again."""
+
+    corrective_action = TextAreaField(
+        _l("Corrective action"),
+        validators=[DataRequired(message=_l("Describe the corrective action before closing.")), Length(max=4000)],
+        description=_l("What was changed so it does not happen again (robot, software, bay, procedure). "
+                       "The firm reads it."))
