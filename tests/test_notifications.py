@@ -581,7 +581,8 @@ def test_a_serious_incident_mails_the_operators_at_once(app, smtp, people, trial
     assert english["Subject"] == "[PilotBase] Serious incident: Collision, severity 3 · major, Own Robotics"
     body = english.get_content()
     assert f"in scenario {trial_setup['code']} at 2030-03-05 11:20" in body
-    assert f"https://pilotbase.test/trials/{created.get_json()['id']}" in body
+    incident_id = created.get_json()["incidents"][0]["id"]
+    assert f"https://pilotbase.test/incidents/{incident_id}" in body  # straight to the close form
     chinese = new["operator_zh"][0]
     with app.app_context():
         note = db.session.scalar(sa.select(Notification).where(Notification.user_id == people["operator_zh"].id,
@@ -589,7 +590,7 @@ def test_a_serious_incident_mails_the_operators_at_once(app, smtp, people, trial
         expected = f"[{_zh('PilotBase')}] {mail.render(note, 'zh_Hans_CN').title}"
         # Python's header folder may put a space between two encoded words, where RFC 2047 readers drop it.
         assert chinese["Subject"].replace(" ", "") == expected.replace(" ", "")
-        assert note.link == f"/trials/{created.get_json()['id']}"
+        assert note.link == f"/incidents/{incident_id}"
     assert set(statuses(app)) == {"sent"}
 
 

@@ -8,7 +8,8 @@ from datetime import datetime, time, timedelta
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import AuditEvent, Booking, BookingStatus, Firm, FirmStatus, Role, Scenario, ScenarioStatus, User
+from ..models import (AuditEvent, Booking, BookingStatus, Firm, FirmStatus, Incident, IncidentStatus, Role, Scenario,
+                      ScenarioStatus, Trial, TrialStatus, User)
 from .permissions import can
 from .timeutil import base_zone, local, now
 
@@ -23,6 +24,9 @@ class StaffSummary:
     submitted_scenarios: int
     opened_scenarios: int
     today: list[Booking]
+    trials_to_verify: int
+    open_incidents: int
+    serious_incidents: int
 
 
 @dataclass
@@ -44,6 +48,9 @@ def staff_summary(user: User, limit: int = 8) -> StaffSummary:
         events = list(db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))
     scenario_counts = dict(db.session.execute(
         sa.select(Scenario.status, sa.func.count()).group_by(Scenario.status)).all())
+    serious = Incident.is_serious
+    incidents = dict(db.session.execute(sa.select(serious, sa.func.count()).where(
+        Incident.status == IncidentStatus.OPEN).group_by(serious)).all())
     start = datetime.combine(local(now()).date(), time.min, base_zone())
     today = list(db.session.scalars(sa.select(Booking).where(
         Booking.status.in_((BookingStatus.APPROVED, BookingStatus.PENDING, BookingStatus.COMPLETED)),
@@ -58,6 +65,10 @@ def staff_summary(user: User, limit: int = 8) -> StaffSummary:
         submitted_scenarios=scenario_counts.get(ScenarioStatus.SUBMITTED, 0),
         opened_scenarios=scenario_counts.get(ScenarioStatus.OPENED, 0),
         today=today,
+        trials_to_verify=db.session.scalar(sa.select(sa.func.count()).select_from(Trial).where(
+            Trial.status == TrialStatus.RECORDED)) or 0,
+        open_incidents=incidents.get(False, 0) + incidents.get(True, 0),
+        serious_incidents=incidents.get(True, 0),
     )
 
 

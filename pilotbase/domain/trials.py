@@ -131,8 +131,13 @@ def robots_query(actor: User, firm_id: int | None = None) -> sa.Select:
 def holding_incidents(robot_id: int) -> list[Incident]:
     """Open serious incidents of a robot: while any exists, it cannot be booked."""
     return list(db.session.scalars(sa.select(Incident).where(
-        Incident.robot_id == robot_id, Incident.status == IncidentStatus.OPEN,
-        sa.or_(Incident.severity >= 3, Incident.kind == IncidentKind.INJURY))))
+        Incident.robot_id == robot_id, Incident.status == IncidentStatus.OPEN, Incident.is_serious)))
+
+
+def held_robot_ids() -> set[int]:
+    """Robots held by an open serious incident."""
+    return set(db.session.scalars(sa.select(Incident.robot_id).where(
+        Incident.status == IncidentStatus.OPEN, Incident.is_serious, Incident.robot_id.is_not(None))))
 
 
 def check_robot_bookable(robot: Robot, firm_id: int) -> None:
@@ -356,7 +361,7 @@ def report_incident(actor: User, trial: Trial, data: dict) -> Incident:
         notify(operators(), "incident.serious",
                {"id": incident.id, "trial": trial.id, "kind": kind.value, "severity": severity,
                 "firm": trial.booking.firm.name, "scenario": trial.scenario.code,
-                "when": local(occurred).isoformat()}, link=f"/trials/{trial.id}")
+                "when": local(occurred).isoformat()}, link=f"/incidents/{incident.id}")
     return incident
 
 
@@ -385,15 +390,29 @@ def get_incident(actor: User, incident_id: int) -> Incident:
     return incident
 
 
-def incidents_query(actor: User, *, status: str = "", scenario_id: int | None = None) -> sa.Select:
-    query = sa.select(Incident).order_by(Incident.occurred_at.desc(), Incident.id.desc())
+def incidents_query(actor: User, *, status: str = "", scenario_id: int | None = None, kind: str = "",
+                    severity: int | None = None, firm_id: int | None = None, serious_only: bool = False
+                    ) -> sa.Select:
+    """Incidents the actor may see (a firm user: their own), filtered; open serious ones first,
+    then other open ones, then the newest."""
+    query = sa.select(Incident)
     if actor.role is Role.FIRM:
         query = query.where(Incident.firm_id == actor.firm_id)
+    elif firm_id:
+        query = query.where(Incident.firm_id == firm_id)
     if status:
         query = query.where(Incident.status == IncidentStatus(status))
     if scenario_id:
         query = query.where(Incident.scenario_id == scenario_id)
-    return query
+    if kind:
+        query = query.where(Incident.kind == IncidentKind(kind))
+    if severity:
+        query = query.where(Incident.severity == severity)
+    if serious_only:
+        query = query.where(Incident.is_serious)
+    is_open = Incident.status == IncidentStatus.OPEN
+    urgency = sa.case((sa.and_(is_open, Incident.is_serious), 0), (is_open, 1), else_=2)
+    return query.order_by(urgency, Incident.occurred_at.desc(), Incident.id.desc())
 
 
 # --- evidence ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .accounts import Firm, User
@@ -179,7 +180,12 @@ class Incident(Base):
         sa.Index("ix_incidents_status_occurred", "status", "occurred_at"),
     )
 
-    @property
+    @hybrid_property
     def is_serious(self) -> bool:
         """Severity 3–4 or an injury: operators are told at once and the robot is held."""
         return self.severity >= 3 or self.kind is IncidentKind.INJURY
+
+    @is_serious.inplace.expression
+    @classmethod
+    def _is_serious_expression(cls):
+        return sa.or_(cls.severity >= 3, cls.kind == IncidentKind.INJURY)

@@ -23,8 +23,8 @@ from ...domain.errors import DomainError, NotFound, NotPermitted, ValidationFail
 from ...domain.permissions import authorize, can
 from ...extensions import db
 from ...i18n import label
-from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Incident,
-                       IncidentKind, IncidentStatus, Robot, Role, Scenario, ScenarioStatus, User)
+from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role,
+                       Scenario, ScenarioStatus, User)
 from .. import choices, safe_next
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
 
@@ -197,8 +197,7 @@ def _robot_choices():
         robots = db.session.scalars(sa.select(Robot).join(Firm, Robot.firm_id == Firm.id)
                                     .where(Robot.active.is_(True), Firm.status == FirmStatus.VERIFIED)
                                     .order_by(Firm.name, Robot.name)).all()
-    held = set(db.session.scalars(sa.select(Incident.robot_id).where(
-        Incident.status == IncidentStatus.OPEN, sa.or_(Incident.severity >= 3, Incident.kind == IncidentKind.INJURY))))
+    held = trials.held_robot_ids()
 
     def text(robot: Robot) -> str:
         name = f"{robot.name} ({robot.model})"

@@ -16,7 +16,7 @@ from ...domain.errors import DomainError
 from ...domain.permissions import authorize
 from ...extensions import db
 from ...i18n import label
-from ...models import (Firm, Incident, IncidentKind, IncidentStatus, Robot, Role, Scenario, Trial, User)
+from ...models import Firm, Incident, IncidentStatus, Robot, Role, Scenario, Trial, User
 from .. import apply_domain_error, choices
 from .forms import CloseForm, IncidentFilterForm
 
@@ -24,8 +24,6 @@ bp = Blueprint("incidents", __name__)
 
 PER_PAGE = 25
 # Severity 3–4 or an injury: the operators were told at once and the robot is held while open.
-SERIOUS = sa.or_(Incident.severity >= 3, Incident.kind == IncidentKind.INJURY)
-IS_OPEN = Incident.status == IncidentStatus.OPEN
 
 
 @bp.before_request
@@ -84,18 +82,10 @@ def _filters() -> tuple[IncidentFilterForm, dict, bool]:
 
 def _query(filters: dict) -> sa.Select:
     """The incidents the user sees, filtered; open serious ones first, then open ones, newest first."""
-    query = trials.incidents_query(current_user, status=filters.get("status", ""),
-                                   scenario_id=filters.get("scenario_id"))
-    if filters.get("kind"):
-        query = query.where(Incident.kind == IncidentKind(filters["kind"]))
-    if filters.get("severity"):
-        query = query.where(Incident.severity == filters["severity"])
-    if filters.get("firm_id"):
-        query = query.where(Incident.firm_id == filters["firm_id"])
-    if filters.get("serious"):
-        query = query.where(SERIOUS)
-    urgency = sa.case((sa.and_(IS_OPEN, SERIOUS), 0), (IS_OPEN, 1), else_=2)
-    return query.order_by(None).order_by(urgency, Incident.occurred_at.desc(), Incident.id.desc())
+    return trials.incidents_query(current_user, status=filters.get("status", ""),
+                                  scenario_id=filters.get("scenario_id"), kind=filters.get("kind", ""),
+                                  severity=filters.get("severity"), firm_id=filters.get("firm_id"),
+                                  serious_only=bool(filters.get("serious")))
 
 
 def related_objects(incidents) -> dict:
@@ -114,7 +104,7 @@ def related_objects(incidents) -> dict:
 def _list_page(form: IncidentFilterForm, filters: dict, valid: bool):
     page = db.paginate(_query(filters), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
                        error_out=False)
-    held = trials.incidents_query(current_user, status=IncidentStatus.OPEN.value).where(SERIOUS).order_by(None)
+    held = trials.incidents_query(current_user, status=IncidentStatus.OPEN.value, serious_only=True).order_by(None)
     open_serious = db.session.scalar(sa.select(sa.func.count()).select_from(held.subquery()))
     export_args = {k: v for k, v in request.args.items(multi=True) if k != "page"}
     return render_template("incidents/index.html", form=form, page=page, related=related_objects(page.items),
