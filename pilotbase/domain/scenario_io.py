@@ -21,6 +21,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext as _ln
 
+from ..exports import FORMULA_STARTS, csv_bytes
 from ..i18n import label
 from ..models import (Capability, CollaborationMode, InteractionLevel, RiskLevel, RobotType, Scenario,
                       ScenarioStatus, Sector, User)
@@ -68,7 +69,7 @@ MAX_ROWS = 5000
 MAX_BYTES = 10 * 1024 * 1024
 # Spreadsheet programs run cells starting with these as formulas: the CSV export quotes them
 # with an apostrophe, and the import takes the apostrophe off again.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = FORMULA_STARTS
 SPLIT = re.compile(r"[,;|，；、]")
 
 
@@ -338,18 +339,9 @@ def export_rows(items: Iterable[Scenario]) -> Iterable[list[str]]:
         yield [_export_value(s, key) for key in EXPORT_COLUMNS]
 
 
-def _csv_safe(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def export_csv(items: Iterable[Scenario]) -> bytes:
     """UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese text correctly."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(export_header())
-    for row in export_rows(items):
-        writer.writerow([_csv_safe(v) for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return csv_bytes(export_header(), export_rows(items))
 
 
 def export_xlsx(items: Iterable[Scenario]) -> bytes:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from babel.dates import get_day_names
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -22,6 +20,7 @@ from ...domain.timeutil import at_local, from_local_input, local, now, week_star
 from ...extensions import db
 from ...i18n import label
 from ...models import Bay, Blackout, Booking, BookingStatus, Capability, FirmStatus, Role
+from ...exports import csv_response
 from .. import apply_domain_error, choices
 from .forms import BayForm, BlackoutForm, CancelBookingsForm, PeriodForm
 
@@ -586,12 +585,6 @@ def utilisation():
     return render_template("bays/utilisation.html", form=form, rows=rows, totals=totals, period=period)
 
 
-def _csv_text(value) -> str:
-    """A text cell that a spreadsheet will not run as a formula."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/utilisation.csv")
 def utilisation_csv():
     authorize(current_user, "utilisation.view")
@@ -602,16 +595,10 @@ def utilisation_csv():
         raise ValidationFailed(messages[0] if messages else _("Check the dates."))
     rows, totals = _utilisation(*period)
     locale = str(get_locale())
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_("Bay"), _("Name"), _("Zone"), _("Open hours"), _("Booked hours"), _("Utilisation (%)")])
-    for row in rows:
-        writer.writerow([_csv_text(row.bay.code), _csv_text(row.bay.name(locale)), _csv_text(row.bay.zone),
-                         row.open_hours, row.booked_hours, row.percent])
-    writer.writerow([_("Total"), "", "", totals["open_hours"], totals["booked_hours"], totals["percent"]])
+    header = [_("Bay"), _("Name"), _("Zone"), _("Open hours"), _("Booked hours"), _("Utilisation (%)")]
+    lines = [[row.bay.code, row.bay.name(locale), row.bay.zone, row.open_hours, row.booked_hours, row.percent]
+             for row in rows]
+    lines.append([_("Total"), "", "", totals["open_hours"], totals["booked_hours"], totals["percent"]])
     first, last = period
-    # The byte order mark tells Excel the file is UTF-8 (Chinese names stay readable).
-    body = "\ufeff" + out.getvalue()
-    return Response(body.encode("utf-8"), mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename=utilisation-{first.isoformat()}-{last.isoformat()}.csv"})
+    return csv_response(f"utilisation-{first.isoformat()}-{last.isoformat()}.csv", header, lines)
 

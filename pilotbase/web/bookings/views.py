@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from babel.dates import get_day_names
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -25,6 +23,7 @@ from ...extensions import db
 from ...i18n import label
 from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role,
                        Scenario, ScenarioStatus, User)
+from ...exports import csv_response
 from .. import choices, safe_next
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
 
@@ -574,12 +573,6 @@ def index():
     return _list_page(*_filters())
 
 
-def _csv_cell(value) -> str:
-    """Text a spreadsheet will not run as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/bookings/export.csv")
 def export():
     authorize(current_user, "booking.view")
@@ -587,20 +580,14 @@ def export():
     if not valid:
         return _list_page(form, filters, valid)
     locale = _locale()
-    out = io.StringIO()
-    out.write("\ufeff")  # so spreadsheet programs read the file as UTF-8
-    writer = csv.writer(out)
-    writer.writerow([_("Booking no."), _("Firm"), _("Bay code"), _("Bay"), _("Start"), _("End"), _("Hours"),
-                     _("Status"), _("Purpose"), _("Requested at"), _("Decision reason")])
+    header = [_("Booking no."), _("Firm"), _("Bay code"), _("Bay"), _("Start"), _("End"), _("Hours"),
+              _("Status"), _("Purpose"), _("Requested at"), _("Decision reason")]
     stamp = "%Y-%m-%d %H:%M"
-    for b in db.session.scalars(bookings.bookings_query(current_user, **filters)):
-        writer.writerow([b.id, _csv_cell(b.firm.name), b.bay.code, _csv_cell(b.bay.name(locale)),
-                         timeutil.local(b.starts_at).strftime(stamp), timeutil.local(b.ends_at).strftime(stamp),
-                         f"{b.hours:g}", label(b.status), _csv_cell(b.purpose),
-                         timeutil.local(b.created_at).strftime(stamp), _csv_cell(b.decision_reason)])
-    filename = f"bookings-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv"
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    rows = ([b.id, b.firm.name, b.bay.code, b.bay.name(locale), timeutil.local(b.starts_at).strftime(stamp),
+             timeutil.local(b.ends_at).strftime(stamp), f"{b.hours:g}", label(b.status), b.purpose,
+             timeutil.local(b.created_at).strftime(stamp), b.decision_reason]
+            for b in db.session.scalars(bookings.bookings_query(current_user, **filters)))
+    return csv_response(f"bookings-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv", header, rows)
 
 
 # --- free-slot finder -------------------------------------------------------------------------

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -17,6 +15,7 @@ from ...domain.permissions import authorize
 from ...extensions import db
 from ...i18n import label
 from ...models import Firm, Incident, IncidentStatus, Robot, Role, Scenario, Trial, User
+from ...exports import csv_response
 from .. import apply_domain_error, choices
 from .forms import CloseForm, IncidentFilterForm
 
@@ -171,12 +170,6 @@ def close(incident_id: int):
 
 # --- CSV --------------------------------------------------------------------------------------
 
-def _csv_cell(value) -> str:
-    """Text a spreadsheet will not run as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/incidents/export.csv")
 def export():
     authorize(current_user, "trial.export")
@@ -184,32 +177,27 @@ def export():
     if not valid:
         return _list_page(form, filters, valid)
     locale = _locale()
-    out = io.StringIO()
-    out.write("\ufeff")  # so spreadsheet programs read the file as UTF-8
-    writer = csv.writer(out)
-    writer.writerow([_("Incident no."), _("Occurred at"), _("Firm"), _("Scenario code"), _("Scenario"),
-                     _("Trial no."), _("Robot"), _("Serial number"), _("Kind"), _("Severity (1–4)"), _("Serious"),
-                     _("Body region"), _("Description"), _("Immediate action"), _("Corrective action"), _("Status"),
-                     _("Closed at")])
+    header = [_("Incident no."), _("Occurred at"), _("Firm"), _("Scenario code"), _("Scenario"), _("Trial no."),
+              _("Robot"), _("Serial number"), _("Kind"), _("Severity (1–4)"), _("Serious"), _("Body region"),
+              _("Description"), _("Immediate action"), _("Corrective action"), _("Status"), _("Closed at")]
     stamp = "%Y-%m-%d %H:%M"
     query = _query(filters)
-    offset, batch = 0, 500
-    while True:  # in batches, so the related names are read a few hundred rows at a time
-        rows = db.session.scalars(query.limit(batch).offset(offset)).all()
-        if not rows:
-            break
-        related = related_objects(rows)
-        for i in rows:
-            s, r, f = related["scenarios"].get(i.scenario_id), related["robots"].get(i.robot_id), \
-                related["firms"].get(i.firm_id)
-            writer.writerow([
-                i.id, timeutil.local(i.occurred_at).strftime(stamp), _csv_cell(f.name if f else ""),
-                s.code if s else "", _csv_cell(s.title(locale) if s else ""), i.trial_id,
-                _csv_cell(r.name if r else ""), _csv_cell(r.serial_number if r else ""), label(i.kind), i.severity,
-                _("yes") if i.is_serious else _("no"), _csv_cell(i.body_region), _csv_cell(i.description),
-                _csv_cell(i.immediate_action), _csv_cell(i.corrective_action), label(i.status),
-                timeutil.local(i.closed_at).strftime(stamp) if i.closed_at else ""])
-        offset += batch
-    filename = f"incidents-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv"
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    def rows():
+        offset, batch = 0, 500
+        while True:  # in batches, so the related names are read a few hundred rows at a time
+            page = db.session.scalars(query.limit(batch).offset(offset)).all()
+            if not page:
+                return
+            related = related_objects(page)
+            for i in page:
+                s, r, f = (related["scenarios"].get(i.scenario_id), related["robots"].get(i.robot_id),
+                           related["firms"].get(i.firm_id))
+                yield [i.id, timeutil.local(i.occurred_at).strftime(stamp), f.name if f else "", s.code if s else "",
+                       s.title(locale) if s else "", i.trial_id, r.name if r else "", r.serial_number if r else "",
+                       label(i.kind), i.severity, _("yes") if i.is_serious else _("no"), i.body_region,
+                       i.description, i.immediate_action, i.corrective_action, label(i.status),
+                       timeutil.local(i.closed_at).strftime(stamp) if i.closed_at else ""]
+            offset += batch
+
+    return csv_response(f"incidents-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv", header, rows())

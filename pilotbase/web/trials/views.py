@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import format_datetime, format_decimal, format_percent, get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -21,6 +19,7 @@ from ...i18n import label
 from ...models import (Booking, BookingStatus, Firm, Robot, Role, Scenario, ScenarioStatus, Trial, TrialStatus,
                        User)
 from ...storage import storage
+from ...exports import csv_response
 from .. import choices, safe_next
 from .forms import (INCIDENT_ROWS, MEASUREMENT_ROWS, EvidenceForm, IncidentForm, RobotFilterForm, RobotForm,
                     TrialFilterForm, TrialForm)
@@ -543,12 +542,6 @@ def index():
                            export_url=url_for("trials.export", **export_args)), 200 if valid else 422
 
 
-def _csv_cell(value) -> str:
-    """Text a spreadsheet will not run as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/trials/export.csv")
 def export():
     authorize(current_user, "trial.export")
@@ -556,25 +549,20 @@ def export():
     if not valid:
         return index()
     locale = _locale()
-    out = io.StringIO()
-    out.write("\ufeff")  # so spreadsheet programs read the file as UTF-8
-    writer = csv.writer(out)
-    writer.writerow([_("Trial no."), _("Logged at"), _("Firm"), _("Scenario code"), _("Scenario"), _("Bay code"),
-                     _("Booking start"), _("Robot"), _("Software version"), _("Outcome"), _("Runs"),
-                     _("Successful runs"), _("Success rate"), _("Human interventions"), _("Protective stops"),
-                     _("Emergency stops"), _("Mean cycle time (s)"), _("Incidents"), _("Status"), _("Verified at"),
-                     _("Notes")])
+    header = [_("Trial no."), _("Logged at"), _("Firm"), _("Scenario code"), _("Scenario"), _("Bay code"),
+              _("Booking start"), _("Robot"), _("Software version"), _("Outcome"), _("Runs"), _("Successful runs"),
+              _("Success rate"), _("Human interventions"), _("Protective stops"), _("Emergency stops"),
+              _("Mean cycle time (s)"), _("Incidents"), _("Status"), _("Verified at"), _("Notes")]
     stamp = "%Y-%m-%d %H:%M"
-    for t in db.session.scalars(trials.trials_query(current_user, **filters)):
-        robot = f"{t.robot.name} ({t.robot.serial_number})" if t.robot is not None else ""
-        writer.writerow([t.id, timeutil.local(t.created_at).strftime(stamp), _csv_cell(t.booking.firm.name),
-                         t.scenario.code, _csv_cell(t.scenario.title(locale)), _csv_cell(t.booking.bay.code),
-                         timeutil.local(t.booking.starts_at).strftime(stamp), _csv_cell(robot),
-                         _csv_cell(t.software_version), label(t.outcome), t.runs, t.successful_runs,
-                         f"{t.success_rate:.4f}", t.interventions, t.protective_stops, t.emergency_stops,
-                         "" if t.mean_cycle_time_s is None else f"{t.mean_cycle_time_s}", len(t.incidents),
-                         label(t.status),
-                         timeutil.local(t.verified_at).strftime(stamp) if t.verified_at else "", _csv_cell(t.notes)])
-    filename = f"trials-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv"
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    def rows():
+        for t in db.session.scalars(trials.trials_query(current_user, **filters)):
+            robot = f"{t.robot.name} ({t.robot.serial_number})" if t.robot is not None else ""
+            yield [t.id, timeutil.local(t.created_at).strftime(stamp), t.booking.firm.name, t.scenario.code,
+                   t.scenario.title(locale), t.booking.bay.code, timeutil.local(t.booking.starts_at).strftime(stamp),
+                   robot, t.software_version, label(t.outcome), t.runs, t.successful_runs, f"{t.success_rate:.4f}",
+                   t.interventions, t.protective_stops, t.emergency_stops,
+                   "" if t.mean_cycle_time_s is None else f"{t.mean_cycle_time_s}", len(t.incidents), label(t.status),
+                   timeutil.local(t.verified_at).strftime(stamp) if t.verified_at else "", t.notes]
+
+    return csv_response(f"trials-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv", header, rows())
