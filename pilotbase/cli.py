@@ -26,7 +26,7 @@ def _domain_message(exc: DomainError) -> str:
     return f"{exc.message}" + (f" ({details})" if details else "")
 
 
-def _placeholder_credit_code(name: str) -> str:
+def _derived_credit_code(name: str) -> str:
     """A well-formed code for a firm created from the CLI without one (correct it in the UI)."""
     digest = hashlib.sha256(name.encode()).digest()
     body = "9133" + "0000" + "".join(uscc.ALPHABET[b % 31] for b in digest[:9])
@@ -75,7 +75,7 @@ def init_app(app: Flask) -> None:
                 firm = db.session.scalar(sa.select(Firm).where(Firm.name == firm_name.strip()))
                 if firm is None:
                     firm = accounts.create_firm(
-                        None, name=firm_name, credit_code=credit_code or _placeholder_credit_code(firm_name),
+                        None, name=firm_name, credit_code=credit_code or _derived_credit_code(firm_name),
                         contact_name=name, contact_email=email)
                     click.echo(f"created firm {firm.name} (verified, credit code {firm.credit_code})")
             user = accounts.create_user(None, email=email, name=name, role=role, password=password,
