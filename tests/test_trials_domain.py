@@ -34,3 +34,27 @@ def test_accepted_types(head, name, expected):
 ])
 def test_refused_types(head, name):
     assert sniff(head, name) is None
+
+
+def test_holding_incidents_for_a_page_of_robots_is_one_query(app, users):
+    from sqlalchemy import event
+
+    from pilotbase.domain import trials
+    from pilotbase.extensions import db
+    from pilotbase.models import User
+
+    with app.app_context():
+        firm = db.session.get(User, users["firm"].id)
+        robots = [trials.register_robot(firm, {"name": f"R{i}", "robot_type": "amr", "manufacturer": "M",
+                                               "model": "X", "serial_number": f"S{i}"}) for i in range(5)]
+        db.session.commit()
+        ids = [r.id for r in robots]
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            held = trials.holding_incidents_of(ids)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert held == {i: [] for i in ids}
+        assert len([s for s in statements if not s.startswith("BEGIN")]) == 1

@@ -130,8 +130,18 @@ def robots_query(actor: User, firm_id: int | None = None) -> sa.Select:
 
 def holding_incidents(robot_id: int) -> list[Incident]:
     """Open serious incidents of a robot: while any exists, it cannot be booked."""
-    return list(db.session.scalars(sa.select(Incident).where(
-        Incident.robot_id == robot_id, Incident.status == IncidentStatus.OPEN, Incident.is_serious)))
+    return holding_incidents_of([robot_id])[robot_id]
+
+
+def holding_incidents_of(robot_ids: list[int]) -> dict[int, list[Incident]]:
+    """The same for a page of robots, in one query."""
+    found: dict[int, list[Incident]] = {robot_id: [] for robot_id in robot_ids}
+    if robot_ids:
+        for incident in db.session.scalars(sa.select(Incident).where(
+                Incident.robot_id.in_(robot_ids), Incident.status == IncidentStatus.OPEN, Incident.is_serious)
+                .order_by(Incident.occurred_at)):
+            found[incident.robot_id].append(incident)
+    return found
 
 
 def held_robot_ids() -> set[int]:

@@ -121,7 +121,7 @@ def robots():
             firm_id = int(form.firm_id.data)
     page = db.paginate(_robots_query(firm_id), page=request.args.get("page", 1, type=int), per_page=ROBOTS_PER_PAGE,
                        error_out=False)
-    holding = {r.id: trials.holding_incidents(r.id) for r in page.items}
+    holding = trials.holding_incidents_of([r.id for r in page.items])
     return render_template("trials/robots.html", page=page, form=form, holding=holding)
 
 
