@@ -75,3 +75,17 @@ def test_edit_rule(app, users):
         assert not scenarios.can_edit(other, mine)
         scenarios.transition(firm, mine, "submit")
         assert not scenarios.can_edit(firm, mine) and scenarios.can_edit(operator, mine)
+
+
+def test_review_thread_is_for_the_proposer_and_the_base(app, users):
+    from pilotbase.domain.permissions import can
+
+    with app.app_context():
+        firm, other, official = (db.session.get(User, users[r].id) for r in ("firm", "other_firm_user", "official"))
+        mine = _make(firm, "外骨骼辅助搬运")
+        scenarios.transition(firm, mine, "submit")
+        scenarios.transition(db.session.get(User, users["operator"].id), mine, "open")
+        assert can(firm, "scenario.thread.read", mine) and can(official, "scenario.thread.read", mine)
+        assert can(other, "scenario.view", mine)  # opened: public
+        assert not can(other, "scenario.thread.read", mine)  # but not its review thread
+        assert not can(None, "scenario.thread.read", mine)

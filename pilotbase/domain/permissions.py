@@ -47,6 +47,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "scenario.edit": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
     "scenario.submit": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
     "scenario.comment": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
+    "scenario.thread.read": ANY_ROLE,  # the review thread: the proposing firm (ownership rule below) and the base
     "scenario.review": STAFF,
     "scenario.import": STAFF,
     "scenario.export": READERS,

@@ -125,13 +125,6 @@ def _get(scenario_id: int) -> Scenario:
     return scenarios.get_scenario(_viewer(), scenario_id)
 
 
-def _sees_thread(s: Scenario) -> bool:
-    """The review thread: the proposing firm and the base (staff and officials), no one else."""
-    if not current_user.is_authenticated:
-        return False
-    return current_user.role is not Role.FIRM or (s.firm_id is not None and s.firm_id == current_user.firm_id)
-
-
 def _may_edit(s: Scenario) -> bool:
     return current_user.is_authenticated and scenarios.can_edit(current_user, s)
 
@@ -174,7 +167,7 @@ def _trial_results(s: Scenario) -> dict:
 def detail(scenario_id: int):
     s = _get(scenario_id)
     actions = _actions(s)
-    thread = scenarios.comments(s) if _sees_thread(s) else None
+    thread = scenarios.comments(s) if can(current_user, "scenario.thread.read", s) else None
     show_duplicates = ("submit" in actions or "open" in actions) and s.status in (S.DRAFT, S.CHANGES_REQUESTED,
                                                                                    S.SUBMITTED)
     registered_by = db.session.get(User, s.registered_by_id) if thread is not None and s.registered_by_id else None
