@@ -385,6 +385,38 @@ def pending_queue() -> list[Booking]:
                                    .order_by(Booking.created_at, Booking.id)))
 
 
+def obstacles(pending: list[Booking]) -> dict[int, list]:
+    """What now stands in the way of each pending request (rules may have changed since it was
+    made): a passed start, a bay out of service, a firm no longer verified, an overlapping
+    blackout, closed hours. One query for all blackouts; messages in the reader's language."""
+    if not pending:
+        return {}
+    from flask_babel import format_datetime
+
+    current = now()
+    dark = bays.blackouts_between(None, min(b.starts_at for b in pending), max(b.ends_at for b in pending))
+    found: dict[int, list] = {}
+    for b in pending:
+        issues = []
+        if b.starts_at <= current:
+            issues.append(_l("The start has passed."))
+        if not b.bay.active:
+            issues.append(_l("The bay is out of service."))
+        if not b.firm.is_verified:
+            issues.append(_l("The firm is no longer verified."))
+        for x in dark:
+            if x.bay_id in (None, b.bay_id) and x.starts_at < b.ends_at and x.ends_at > b.starts_at:
+                same_day = local(x.starts_at).date() == local(x.ends_at).date()
+                issues.append(_l("Blackout %(start)s–%(end)s: %(reason)s",
+                                 start=format_datetime(x.starts_at, "MM-dd HH:mm"),
+                                 end=format_datetime(x.ends_at, "HH:mm" if same_day else "MM-dd HH:mm"),
+                                 reason=x.reason))
+        if bays.closed_intervals(b.bay, b.starts_at, b.ends_at):
+            issues.append(_l("Outside the bay's current opening hours."))
+        found[b.id] = issues
+    return found
+
+
 def due_reminders(window: timedelta = timedelta(hours=24)) -> list[Booking]:
     """Approved bookings starting within ``window`` whose reminder has not gone out."""
     current = now()

@@ -488,36 +488,18 @@ class QueueRow:
 
 
 def queue_rows(pending: list[Booking]) -> list[QueueRow]:
-    """Each request with its firm's month quota and what now stands in its way: rules may have
-    changed since it was made. One query for all blackouts; one quota sum per firm and month."""
-    if not pending:
-        return []
+    """Each request with its firm's month quota (one sum per firm and month) and what now stands
+    in its way (``bookings.obstacles``)."""
     current = timeutil.now()
-    dark = bay_rules.blackouts_between(None, min(b.starts_at for b in pending), max(b.ends_at for b in pending))
+    issues = bookings.obstacles(pending)
     used: dict[tuple[int, datetime], float] = {}
     rows = []
     for b in pending:
         key = (b.firm_id, timeutil.month_bounds(b.starts_at)[0])
         if key not in used:
             used[key] = bookings.quota_used_hours(b.firm, b.starts_at)
-        issues = []
-        if b.starts_at <= current:
-            issues.append(_("The start has passed."))
-        if not b.bay.active:
-            issues.append(_("The bay is out of service."))
-        if not b.firm.is_verified:
-            issues.append(_("The firm is no longer verified."))
-        for x in dark:
-            if x.bay_id in (None, b.bay_id) and x.starts_at < b.ends_at and x.ends_at > b.starts_at:
-                same_day = timeutil.local(x.starts_at).date() == timeutil.local(x.ends_at).date()
-                issues.append(_("Blackout %(start)s–%(end)s: %(reason)s",
-                                start=format_datetime(x.starts_at, "MM-dd HH:mm"),
-                                end=format_datetime(x.ends_at, "HH:mm" if same_day else "MM-dd HH:mm"),
-                                reason=x.reason))
-        if bay_rules.closed_intervals(b.bay, b.starts_at, b.ends_at):
-            issues.append(_("Outside the bay's current opening hours."))
         age = format_timedelta(max(current - b.created_at, timedelta(0)), granularity="minute", threshold=1)
-        rows.append(QueueRow(b, age, used[key], b.firm.monthly_quota_hours, issues))
+        rows.append(QueueRow(b, age, used[key], b.firm.monthly_quota_hours, [str(i) for i in issues[b.id]]))
     return rows
 
 
