@@ -28,6 +28,7 @@ from pilotbase.models import AuditEvent, Scenario, ScenarioStatus, User
 
 from . import test_browser
 from .test_browser import expect_html_lang, expect_text, screenshot, sign_in
+from .test_scenarios_web import scenario_fields
 
 # The browser, the live server and the Chinese catalogue of the first journeys, shared as fixtures.
 chromium = test_browser.chromium
@@ -42,24 +43,7 @@ pytestmark = pytest.mark.browser
 ZH = "zh_Hans_CN"
 
 # An opened scenario of the base, which the firm's new one nearly copies.
-HANDOVER = {
-    "title_zh": "协作机械臂在混线装配中向工人递送零件",
-    "title_en": "Cobot arm hands parts to a worker on a mixed assembly line",
-    "summary_zh": "协作机械臂从料架抓取零件并递到工人手中，工人完成装配后机械臂回到待命位置。",
-    "summary_en": "A cobot arm picks parts from a rack and hands them to the worker, who assembles them.",
-    "sector": "manufacturing",
-    "environment": "混线装配工位",
-    "robot_types": ["cobot_arm"],
-    "collaboration_modes": ["power_force_limiting", "hand_guiding"],
-    "interaction_level": "cooperation",
-    "risk_level": "medium",
-    "risk_summary": "夹持力受限，接触力低于 ISO/TS 15066 限值。",
-    "required_capabilities": ["force_torque"],
-    "success_criteria": "≥ 95 % task success over ≥ 20 runs, no contact above the power-and-force limits",
-    "proposer": "杭州人机协作中试基地",
-    "contact_name": "王工",
-    "contact_email": "wang@pilotbase.example",
-}
+HANDOVER = scenario_fields(proposer="杭州人机协作中试基地")
 PICKING = dict(
     HANDOVER, title_zh="自主移动机器人与拣货员共用拣选通道", title_en="AMRs and pickers share the picking aisles",
     summary_zh="多台自主移动机器人在货架通道中与拣货员并行作业，靠近人员时减速避让。",
