@@ -143,3 +143,38 @@ def init_app(app: Flask) -> None:
 
         _report_mail(mail.deliver_pending(limit))
     # --- /notifications ------------------------------------------------------------------------
+
+    # --- backup and restore (see pilotbase/backup.py) ------------------------------------------
+
+    def _report_tables(summary) -> None:
+        click.echo(f"{len(summary.checksums)} tables, {summary.rows} rows")
+        for table, (rows, checksum) in summary.checksums.items():
+            click.echo(f"  {table:<32} {rows:>9}  sha256:{checksum}")
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    def backup_command(path: str) -> None:
+        """Write a consistent copy of the live database to PATH (SQLite file or pg_dump -Fc)."""
+        from . import backup
+
+        try:
+            summary = backup.backup(path)
+        except backup.BackupError as exc:
+            _fail(str(exc))
+        click.echo(f"Backed up the {summary.engine} database to {summary.path}")
+        _report_tables(summary)
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+    def restore_command(path: str, force: bool) -> None:
+        """Replace the database with the backup at PATH (refuses a non-empty one without --force)."""
+        from . import backup
+
+        try:
+            summary = backup.restore(path, force=force)
+        except backup.BackupError as exc:
+            _fail(str(exc))
+        click.echo(f"Restored the {summary.engine} database from {summary.path}")
+        _report_tables(summary)
+    # --- /backup -------------------------------------------------------------------------------
