@@ -87,11 +87,25 @@ def load_scenarios(report: SeedReport, path: Path | None = None) -> None:
         report.created.append(f"{created} scenarios")
 
 
+def load_targets(report: SeedReport, path: Path | None = None) -> None:
+    """The policy targets the base reports against, from seeds/targets.json (configured, never invented)."""
+    from .domain import targets
+    from .models import Target
+
+    data = json.loads((path or SEEDS_DIR / "targets.json").read_text(encoding="utf-8"))
+    existing = set(db.session.scalars(sa.select(Target.key)))
+    for item in data["targets"]:
+        if item["key"] not in existing:
+            targets.create(None, item)
+            report.created.append(f"target {item['key']}")
+
+
 def seed(demo: bool = False) -> SeedReport:
     """Load reference data and, with ``demo``, the demo accounts. Safe to run again."""
     report = SeedReport()
     load_bays(report)
     load_scenarios(report)
+    load_targets(report)
     if demo:
         load_demo_accounts(report)
     db.session.commit()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import (HOLDING, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role, Scenario,
                       ScenarioStatus, User)
-from . import audit, bays
+from . import audit, bays, rollups
 from ..i18n import label
 from .errors import DomainError, InvalidTransition, NotFound, RuleViolation, ValidationFailed
 from .notifications import firm_members, notify, operators
@@ -192,6 +192,7 @@ def request_booking(actor: User, *, bay: Bay, start: datetime, end: datetime, pu
                       scenario_id=scenario.id if scenario else None, robot_id=robot.id if robot else None)
     _write_or_slot_taken(bay, start, end, None, lambda: db.session.add(booking))
     audit.record(actor, "booking.request", booking, after=audit.snapshot(booking, BOOKING_FIELDS))
+    rollups.move([], rollups.cells(booking))
     if notify_staff:
         _notify_staff_of_request([booking])
     return booking
@@ -249,7 +250,7 @@ def request_series(actor: User, *, bay: Bay, start: datetime, end: datetime, pur
 def _transition(actor: User, booking: Booking, action: str, allowed_from: tuple[BookingStatus, ...],
                 target: BookingStatus, reason: str = "") -> Booking:
     """Compare-and-set the status, so two concurrent deciders cannot both succeed."""
-    before = audit.snapshot(booking, BOOKING_FIELDS)
+    before, cells = audit.snapshot(booking, BOOKING_FIELDS), rollups.cells(booking)
     result = db.session.execute(
         sa.update(Booking).where(Booking.id == booking.id, Booking.status.in_(allowed_from))
         .values(status=target, decision_reason=reason, decided_by_id=actor.id, decided_at=now(), updated_at=now())
@@ -260,6 +261,7 @@ def _transition(actor: User, booking: Booking, action: str, allowed_from: tuple[
                                    status=label(booking.status)))
     db.session.refresh(booking)
     audit.record(actor, f"booking.{action}", booking, before, audit.snapshot(booking, BOOKING_FIELDS))
+    rollups.move(cells, rollups.cells(booking))
     return booking
 
 
@@ -322,7 +324,7 @@ def edit(actor: User, booking: Booking, *, start: datetime | None = None, end: d
     if booking.status not in editable:
         raise InvalidTransition(_l("The booking is “%(status)s” and cannot be changed that way.",
                                    status=label(booking.status)))
-    before = audit.snapshot(booking, BOOKING_FIELDS)
+    before, cells = audit.snapshot(booking, BOOKING_FIELDS), rollups.cells_with_trials(booking)
     new_start, new_end = start or booking.starts_at, end or booking.ends_at
     changes: dict = {}
     if (new_start, new_end) != (booking.starts_at, booking.ends_at):
@@ -337,6 +339,7 @@ def edit(actor: User, booking: Booking, *, start: datetime | None = None, end: d
 
     _write_or_slot_taken(booking.bay, new_start, new_end, booking.id, apply)
     audit.record(actor, "booking.edit", booking, before, audit.snapshot(booking, BOOKING_FIELDS))
+    rollups.move(cells, rollups.cells_with_trials(booking))
     return booking
 
 

@@ -52,6 +52,11 @@ MATRIX: dict[str, frozenset[Role]] = {
     "scenario.import": STAFF,
     "scenario.export": READERS,
     "stats.view": READERS,
+    "dashboard.view": READERS,  # the official dashboard, its exports and the printable report
+    "dashboard.operations": STAFF,
+    "dashboard.firm": frozenset({Role.FIRM}),
+    "target.view": ANY_ROLE,
+    "target.manage": frozenset({Role.ADMIN}),
     "robot.view": ANY_ROLE,  # firm users: their own firm's robots
     "robot.manage": frozenset({Role.FIRM, Role.OPERATOR, Role.ADMIN}),
     "trial.view": ANY_ROLE,  # firm users: their own firm's trials

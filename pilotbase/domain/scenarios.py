@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from ..extensions import db
 from ..models import (Bay, BayCapability, Capability, CollaborationMode, InteractionLevel, RiskLevel, RobotType,
                       Role, Scenario, ScenarioComment, ScenarioStatus, ScenarioTag, Sector, TagKind, User)
-from . import audit
+from . import audit, rollups
 from .accounts import normalise_email
 from ..i18n import label
 from .errors import InvalidTransition, NotFound, ValidationFailed
@@ -144,8 +144,11 @@ def update(actor: User, scenario: Scenario, data: dict) -> Scenario:
         raise InvalidTransition(_l("The scenario is “%(status)s” and cannot be edited.", status=label(scenario.status)))
     clean = clean_data(data, partial=True)
     before = _snapshot(scenario)
+    old_sector = scenario.sector
     _apply(scenario, clean)
     audit.record(actor, "scenario.update", scenario, before, _snapshot(scenario))
+    if scenario.sector != old_sector:
+        rollups.scenario_sector_changed(scenario.id, old_sector, scenario.sector)
     return scenario
 
 

@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from ..extensions import db
 from ..models import (Booking, BookingStatus, EvidenceFile, Incident, IncidentKind, IncidentStatus, Measurement, Robot,
                       RobotType, Role, Scenario, ScenarioStatus, Trial, TrialOutcome, TrialStatus, User)
-from . import audit
+from . import audit, rollups
 from .errors import InvalidTransition, NotFound, RuleViolation, TooLarge, ValidationFailed
 from .notifications import firm_members, notify, operators
 from .permissions import authorize
@@ -232,6 +232,7 @@ def log_trial(actor: User, booking: Booking, scenario: Scenario, data: dict, inc
     db.session.add(trial)
     db.session.flush()
     audit.record(actor, "trial.log", trial, after=audit.snapshot(trial, TRIAL_FIELDS))
+    rollups.move([], rollups.cells(trial))
     for item in incidents or []:
         report_incident(actor, trial, item)
     return trial
@@ -249,7 +250,7 @@ def update_trial(actor: User, trial: Trial, data: dict) -> Trial:
     merged["outcome"] = merged["outcome"].value
     merged.update({k: v for k, v in data.items() if k != "measurements"})
     values = _trial_values(merged, trial.firm_id)
-    before = audit.snapshot(trial, TRIAL_FIELDS)
+    before, cells = audit.snapshot(trial, TRIAL_FIELDS), rollups.cells(trial)
     for key, value in values.items():
         setattr(trial, key, value)
     if "measurements" in data:
@@ -257,12 +258,13 @@ def update_trial(actor: User, trial: Trial, data: dict) -> Trial:
     if trial.status is T.RETURNED:
         trial.status = T.RECORDED
     audit.record(actor, "trial.update", trial, before, audit.snapshot(trial, TRIAL_FIELDS))
+    rollups.move(cells, rollups.cells(trial))
     return trial
 
 
 def _decide(actor: User, trial: Trial, action: str, target: TrialStatus, comment: str = "") -> Trial:
     authorize(actor, "trial.verify", trial)
-    before = audit.snapshot(trial, TRIAL_FIELDS)
+    before, cells = audit.snapshot(trial, TRIAL_FIELDS), rollups.cells(trial)
     values = {"status": target, "review_comment": comment, "updated_at": now()}
     if target is T.VERIFIED:
         values.update(verified_by_id=actor.id, verified_at=now())
@@ -272,6 +274,7 @@ def _decide(actor: User, trial: Trial, action: str, target: TrialStatus, comment
     if changed != 1:
         raise InvalidTransition(_l("Only a recorded trial can be verified or returned."))
     audit.record(actor, f"trial.{action}", trial, before, audit.snapshot(trial, TRIAL_FIELDS))
+    rollups.move(cells, rollups.cells(trial))
     notify(firm_members(trial.firm_id), f"trial.{action}",
            {"id": trial.id, "scenario": trial.scenario.code, "comment": comment}, link=f"/trials/{trial.id}")
     return trial
@@ -367,6 +370,7 @@ def report_incident(actor: User, trial: Trial, data: dict) -> Incident:
     db.session.flush()
     audit.record(actor, "incident.report", incident,
                  after={"trial_id": trial.id, "kind": kind.value, "severity": severity})
+    rollups.move([], rollups.cells(incident))
     if incident.is_serious:
         notify(operators(), "incident.serious",
                {"id": incident.id, "trial": trial.id, "kind": kind.value, "severity": severity,
@@ -378,6 +382,7 @@ def report_incident(actor: User, trial: Trial, data: dict) -> Incident:
 def close_incident(actor: User, incident: Incident, corrective_action: str) -> Incident:
     """The base closes an incident with the corrective action taken; a held robot is released."""
     authorize(actor, "incident.close", incident)
+    cells = rollups.cells(incident)
     corrective_action = (corrective_action or "").strip()[:4000]
     if not corrective_action:
         raise _invalid("corrective_action", _l("Describe the corrective action before closing."))
@@ -389,6 +394,7 @@ def close_incident(actor: User, incident: Incident, corrective_action: str) -> I
     if changed != 1:
         raise InvalidTransition(_l("This incident is already closed."))
     audit.record(actor, "incident.close", incident, after={"corrective_action": corrective_action})
+    rollups.move(cells, rollups.cells(incident))
     return incident
 
 

@@ -9,6 +9,7 @@ from .bookings import HOLDING, Booking, BookingSeries, BookingStatus
 from .notifications import CalendarFeed, Notification
 from .trials import (EvidenceFile, Incident, IncidentKind, IncidentStatus, Measurement, Robot, Trial, TrialOutcome,
                      TrialStatus)
+from .targets import BayMonthStat, FirmMonthStat, IncidentMonthStat, Metric, Target, TrialMonthStat
 from .scenarios import (InteractionLevel, RiskLevel, RobotType, Scenario, ScenarioComment, ScenarioStatus,
                         ScenarioTag, Sector, TagKind)
 
@@ -18,6 +19,7 @@ __all__ = [
     "InteractionLevel", "RiskLevel", "RobotType", "Scenario", "ScenarioComment", "ScenarioStatus", "ScenarioTag",
     "Sector", "TagKind", "EvidenceFile", "Incident", "IncidentKind", "IncidentStatus", "Measurement", "Robot",
     "Trial", "TrialOutcome", "TrialStatus",
+    "BayMonthStat", "FirmMonthStat", "IncidentMonthStat", "Metric", "Target", "TrialMonthStat",
     "ApiToken", "AuditEvent", "Base", "Firm", "FirmStatus", "IdempotencyRecord", "Language",
     "LoginSession", "Role", "UTCDateTime", "User", "utcnow",
 ]

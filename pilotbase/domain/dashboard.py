@@ -1,0 +1,387 @@
+"""The figures of the dashboards: officials (everything, read-only), operators (today), firms (their own).
+
+The official dashboard reads the monthly rollups and the (small) scenarios table, so its cost
+follows the months, bays, sectors and kinds it shows, never the number of bookings or trials
+stored: a fixed number of queries whatever the data (a test counts them at two data sizes).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from ..extensions import db
+from ..models import (Bay, BayMonthStat, Booking, BookingStatus, CollaborationMode, Firm, FirmMonthStat, Incident,
+                      IncidentKind, IncidentMonthStat, IncidentStatus, RobotType, Scenario, ScenarioStatus,
+                      ScenarioTag, Sector, TagKind, Trial, TrialMonthStat, TrialOutcome, TrialStatus, User)
+from . import targets
+from .errors import ValidationFailed
+from .timeutil import at_local, local, now, week_start
+from .targets import month_end, month_start, months_between, next_month, open_minutes
+
+USED = (BookingStatus.APPROVED.value, BookingStatus.COMPLETED.value)
+MAX_MONTHS = 120
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local months ``first``..``last`` (month starts), optionally narrowed to one sector."""
+
+    first: date
+    last: date
+    sector: Sector | None = None
+
+    @property
+    def months(self) -> list[date]:
+        return months_between(self.first, self.last)
+
+    @property
+    def start(self) -> datetime:
+        return at_local(self.first, time.min)
+
+    @property
+    def end(self) -> datetime:
+        return at_local(next_month(self.last), time.min)
+
+    @property
+    def last_day(self) -> date:
+        return month_end(self.last)
+
+    def args(self, **extra) -> dict:
+        """Query-string arguments that reproduce this period (plus ``extra``), for links and exports."""
+        out = {"from": self.first.strftime("%Y-%m"), "to": self.last.strftime("%Y-%m")}
+        if self.sector:
+            out["sector"] = self.sector.value
+        out.update({k: v for k, v in extra.items() if v not in (None, "")})
+        return out
+
+
+def default_period(today: date | None = None) -> Period:
+    """January of this year to this month: the plan's year so far."""
+    today = today or local(now()).date()
+    return Period(today.replace(month=1, day=1), month_start(today))
+
+
+def _month(text: str, name: str) -> date:
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m").date()
+    except ValueError:
+        raise ValidationFailed(_l("Choose months as YYYY-MM."),
+                               fields={name: [_l("Choose a month as YYYY-MM.")]}) from None
+
+
+def parse_period(first: str | None, last: str | None, sector: str | None, today: date | None = None) -> Period:
+    """A period from query-string values; missing ones take the default (this year so far)."""
+    default = default_period(today)
+    start = _month(first, "from") if first else default.first
+    end = _month(last, "to") if last else (default.last if start <= default.last else start)
+    if end < start:
+        raise ValidationFailed(_l("The period must end after it starts."), fields={"to": [_l("before the start")]})
+    if len(months_between(start, end)) > MAX_MONTHS:
+        raise ValidationFailed(_l("Choose at most %(n)d months.", n=MAX_MONTHS), fields={"to": [_l("too long")]})
+    try:
+        chosen = Sector(sector) if sector else None
+    except ValueError:
+        raise ValidationFailed(_l("Choose a sector."), fields={"sector": [_l("Choose a sector.")]}) from None
+    return Period(start, end, chosen)
+
+
+@dataclass
+class TrialMonth:
+    month: date
+    trials: int = 0
+    verified: int = 0
+    verified_runs: int = 0
+    verified_successes: int = 0
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successful runs over runs of the verified trials, in percent (None without any)."""
+        return round(100.0 * self.verified_successes / self.verified_runs, 1) if self.verified_runs else None
+
+
+@dataclass
+class BayUse:
+    bay: Bay
+    bookings: int
+    booked_hours: float
+    open_hours: float
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.booked_hours / self.open_hours, 1) if self.open_hours else 0.0
+
+
+@dataclass
+class MonthUse:
+    month: date
+    by_status: dict[str, int]
+    booked_hours: float
+    open_hours: float
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.booked_hours / self.open_hours, 1) if self.open_hours else 0.0
+
+
+@dataclass
+class FirmUse:
+    firm: Firm
+    completed: int
+    hours: float
+
+
+@dataclass
+class Official:
+    period: Period
+    progress: list[targets.Progress]
+    scenarios_opened: int
+    scenarios_by_sector: dict[Sector, int]
+    scenarios_by_mode: dict[CollaborationMode, int]
+    scenarios_by_robot_type: dict[RobotType, int]
+    scenarios_by_month: list[tuple[date, int, int]]  # month, opened in it, cumulative within the period
+    trials_by_month: list[TrialMonth]
+    trials_total: TrialMonth
+    trials_by_outcome: dict[TrialOutcome, int]
+    trials_by_sector: dict[Sector, TrialMonth]
+    incidents_by_kind: dict[IncidentKind, int]
+    incidents_by_severity: dict[int, int]
+    incidents_open: int
+    bookings_by_month: list[MonthUse]
+    bays: list[BayUse]
+    firms_served: int
+    firms: list[FirmUse] = field(default_factory=list)
+
+    @property
+    def incidents_total(self) -> int:
+        return sum(self.incidents_by_kind.values())
+
+    @property
+    def bookings_total(self) -> int:
+        return sum(sum(m.by_status.values()) for m in self.bookings_by_month)
+
+    @property
+    def utilisation(self) -> float:
+        booked, capacity = sum(b.booked_hours for b in self.bays), sum(b.open_hours for b in self.bays)
+        return round(100.0 * booked / capacity, 1) if capacity else 0.0
+
+
+def _in_period(column, period: Period):
+    return sa.and_(column >= period.first, column <= period.last)
+
+
+def _scenario_figures(period: Period) -> dict:
+    opened = [Scenario.status == ScenarioStatus.OPENED, Scenario.opened_at >= period.start,
+              Scenario.opened_at < period.end]
+    if period.sector:
+        opened.append(Scenario.sector == period.sector)
+    rows = db.session.execute(sa.select(Scenario.sector, Scenario.opened_at).where(*opened)).all()
+    by_sector = {s: 0 for s in Sector}
+    by_month = {m: 0 for m in period.months}
+    for sector, opened_at in rows:
+        by_sector[sector] += 1
+        by_month[local(opened_at).date().replace(day=1)] += 1
+    tags = dict(((kind, value), n) for kind, value, n in db.session.execute(
+        sa.select(ScenarioTag.kind, ScenarioTag.value, sa.func.count())
+        .join(Scenario, Scenario.id == ScenarioTag.scenario_id)
+        .where(*opened, ScenarioTag.kind.in_((TagKind.MODE.value, TagKind.ROBOT_TYPE.value)))
+        .group_by(ScenarioTag.kind, ScenarioTag.value)))
+    running, series = 0, []
+    for month in period.months:
+        running += by_month[month]
+        series.append((month, by_month[month], running))
+    return {
+        "scenarios_opened": len(rows),
+        "scenarios_by_sector": by_sector,
+        "scenarios_by_mode": {m: tags.get((TagKind.MODE.value, m.value), 0) for m in CollaborationMode},
+        "scenarios_by_robot_type": {r: tags.get((TagKind.ROBOT_TYPE.value, r.value), 0) for r in RobotType},
+        "scenarios_by_month": series,
+    }
+
+
+def _trial_figures(period: Period) -> dict:
+    query = (sa.select(TrialMonthStat.month, TrialMonthStat.sector, TrialMonthStat.status, TrialMonthStat.outcome,
+                       TrialMonthStat.trials, TrialMonthStat.runs, TrialMonthStat.successful_runs)
+             .where(_in_period(TrialMonthStat.month, period), TrialMonthStat.trials > 0))
+    if period.sector:
+        query = query.where(TrialMonthStat.sector == period.sector.value)
+    by_month = {m: TrialMonth(m) for m in period.months}
+    by_sector = {s: TrialMonth(period.first) for s in Sector}
+    by_outcome = {o: 0 for o in TrialOutcome}
+    total = TrialMonth(period.first)
+    for month, sector, status, outcome, n, runs, ok in db.session.execute(query):
+        by_outcome[TrialOutcome(outcome)] += n
+        for bucket in (by_month[month], by_sector[Sector(sector)], total):
+            bucket.trials += n
+            if status == TrialStatus.VERIFIED.value:
+                bucket.verified += n
+                bucket.verified_runs += runs
+                bucket.verified_successes += ok
+    return {"trials_by_month": list(by_month.values()), "trials_total": total, "trials_by_outcome": by_outcome,
+            "trials_by_sector": by_sector}
+
+
+def _incident_figures(period: Period) -> dict:
+    query = (sa.select(IncidentMonthStat.kind, IncidentMonthStat.severity, IncidentMonthStat.status,
+                       sa.func.sum(IncidentMonthStat.incidents))
+             .where(_in_period(IncidentMonthStat.month, period))
+             .group_by(IncidentMonthStat.kind, IncidentMonthStat.severity, IncidentMonthStat.status))
+    if period.sector:
+        query = query.where(IncidentMonthStat.sector == period.sector.value)
+    by_kind = {k: 0 for k in IncidentKind}
+    by_severity = {s: 0 for s in (1, 2, 3, 4)}
+    still_open = 0
+    for kind, severity, status, n in db.session.execute(query):
+        by_kind[IncidentKind(kind)] += n
+        by_severity[severity] = by_severity.get(severity, 0) + n
+        still_open += n if status == IncidentStatus.OPEN.value else 0
+    return {"incidents_by_kind": by_kind, "incidents_by_severity": by_severity, "incidents_open": still_open}
+
+
+def _booking_figures(period: Period) -> dict:
+    bays = list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code)))
+    per_bay: dict[int, list] = defaultdict(lambda: [0, 0])
+    per_month: dict[date, dict[str, int]] = {m: defaultdict(int) for m in period.months}
+    minutes_month: dict[date, int] = defaultdict(int)
+    for month, bay_id, status, n, minutes in db.session.execute(
+            sa.select(BayMonthStat.month, BayMonthStat.bay_id, BayMonthStat.status, BayMonthStat.bookings,
+                      BayMonthStat.minutes).where(_in_period(BayMonthStat.month, period), BayMonthStat.bookings > 0)):
+        per_month[month][status] += n
+        if status in USED:
+            per_bay[bay_id][0] += n
+            per_bay[bay_id][1] += minutes
+            minutes_month[month] += minutes
+    capacity = open_minutes(bays, period.first, period.last_day)
+    active = {b.id for b in bays}
+    months = []
+    for month in period.months:
+        month_capacity = sum(open_minutes(bays, month, month_end(month)).values())
+        months.append(MonthUse(month, {s.value: per_month[month].get(s.value, 0) for s in BookingStatus},
+                               round(minutes_month[month] / 60, 1), round(month_capacity / 60, 1)))
+    uses = [BayUse(b, per_bay[b.id][0], round(per_bay[b.id][1] / 60, 1), round(capacity.get(b.id, 0) / 60, 1))
+            for b in bays]
+    inactive = set(per_bay) - active
+    if inactive:  # bays retired since: their bookings still count
+        for bay in db.session.scalars(sa.select(Bay).where(Bay.id.in_(inactive)).order_by(Bay.code)):
+            uses.append(BayUse(bay, per_bay[bay.id][0], round(per_bay[bay.id][1] / 60, 1), 0.0))
+    return {"bookings_by_month": months, "bays": uses}
+
+
+def _firm_figures(period: Period, limit: int) -> dict:
+    completed = BookingStatus.COMPLETED.value
+    served = (sa.select(FirmMonthStat.firm_id, sa.func.sum(FirmMonthStat.bookings).label("n"),
+                        sa.func.sum(FirmMonthStat.minutes).label("minutes"))
+              .where(FirmMonthStat.status == completed, _in_period(FirmMonthStat.month, period),
+                     FirmMonthStat.bookings > 0)
+              .group_by(FirmMonthStat.firm_id).subquery())
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(served)) or 0
+    top = db.session.execute(sa.select(Firm, served.c.n, served.c.minutes).join(served, served.c.firm_id == Firm.id)
+                             .order_by(served.c.n.desc(), Firm.name).limit(limit)).all()
+    return {"firms_served": total,
+            "firms": [FirmUse(firm, int(n), round(int(minutes) / 60, 1)) for firm, n, minutes in top]}
+
+
+def official(period: Period, top_firms: int = 20) -> Official:
+    """Everything on the officials' dashboard for ``period`` (a fixed number of queries)."""
+    return Official(period=period, progress=targets.all_progress(),
+                    **_scenario_figures(period), **_trial_figures(period), **_incident_figures(period),
+                    **_booking_figures(period), **_firm_figures(period, top_firms))
+
+
+def firms_served(period: Period) -> sa.Select:
+    """The list behind "firms served": firms with completed bookings in the period, most first."""
+    completed = BookingStatus.COMPLETED.value
+    return (sa.select(Firm, sa.func.sum(FirmMonthStat.bookings).label("completed"),
+                      sa.func.sum(FirmMonthStat.minutes).label("minutes"))
+            .join(FirmMonthStat, FirmMonthStat.firm_id == Firm.id)
+            .where(FirmMonthStat.status == completed, _in_period(FirmMonthStat.month, period),
+                   FirmMonthStat.bookings > 0)
+            .group_by(Firm.id).order_by(sa.func.sum(FirmMonthStat.bookings).desc(), Firm.name))
+
+
+# --- operators --------------------------------------------------------------------------------
+
+@dataclass
+class Operations:
+    day: date
+    schedule: list[Booking]
+    queues: dict[str, int]
+    week_first: date
+    week: list[BayUse]
+
+
+def operations(today: date | None = None) -> Operations:
+    """Today across every bay, what waits in each queue, and this week's utilisation per bay."""
+    from .bays import utilisation
+
+    today = today or local(now()).date()
+    start = at_local(today, time.min)
+    schedule = list(db.session.scalars(
+        sa.select(Booking).where(Booking.status.in_((BookingStatus.PENDING, BookingStatus.APPROVED,
+                                                     BookingStatus.COMPLETED, BookingStatus.NO_SHOW)),
+                                 Booking.starts_at < start + timedelta(days=1), Booking.ends_at > start)
+        .order_by(Booking.starts_at, Booking.bay_id)))
+    queues = {
+        "bookings": db.session.scalar(sa.select(sa.func.count()).select_from(Booking).where(
+            Booking.status == BookingStatus.PENDING)) or 0,
+        "scenarios": db.session.scalar(sa.select(sa.func.count()).select_from(Scenario).where(
+            Scenario.status == ScenarioStatus.SUBMITTED)) or 0,
+        "trials": db.session.scalar(sa.select(sa.func.count()).select_from(Trial).where(
+            Trial.status == TrialStatus.RECORDED)) or 0,
+        "incidents": db.session.scalar(sa.select(sa.func.count()).select_from(Incident).where(
+            Incident.status == IncidentStatus.OPEN)) or 0,
+    }
+    monday = week_start(today)
+    week = [BayUse(u.bay, 0, u.booked_hours, u.open_hours)
+            for u in utilisation(at_local(monday, time.min), at_local(monday + timedelta(days=7), time.min))]
+    return Operations(today, schedule, queues, monday, week)
+
+
+# --- firms ------------------------------------------------------------------------------------
+
+@dataclass
+class FirmFigures:
+    firm: Firm
+    bookings_by_status: dict[BookingStatus, int]
+    hours_used: float
+    upcoming: list[Booking]
+    trials_by_status: dict[TrialStatus, int]
+    verified: TrialMonth
+    by_scenario: list[tuple[Scenario, TrialMonth]]
+    open_incidents: list[Incident]
+
+
+def firm(user: User, limit: int = 10) -> FirmFigures:
+    """A firm's own figures: bookings, trials and success rates, open incidents (its rows only)."""
+    firm_id = user.firm_id
+    counts = dict(db.session.execute(sa.select(FirmMonthStat.status, sa.func.sum(FirmMonthStat.bookings))
+                                     .where(FirmMonthStat.firm_id == firm_id).group_by(FirmMonthStat.status)).all())
+    minutes = db.session.scalar(sa.select(sa.func.sum(FirmMonthStat.minutes)).where(
+        FirmMonthStat.firm_id == firm_id, FirmMonthStat.status == BookingStatus.COMPLETED.value)) or 0
+    upcoming = list(db.session.scalars(sa.select(Booking).where(
+        Booking.firm_id == firm_id, Booking.status.in_((BookingStatus.PENDING, BookingStatus.APPROVED)),
+        Booking.ends_at > now()).order_by(Booking.starts_at).limit(limit)))
+    trial_counts = dict(db.session.execute(sa.select(Trial.status, sa.func.count()).where(Trial.firm_id == firm_id)
+                                           .group_by(Trial.status)).all())
+    per_scenario = db.session.execute(
+        sa.select(Scenario, sa.func.count(), sa.func.sum(Trial.runs), sa.func.sum(Trial.successful_runs))
+        .join(Trial, Trial.scenario_id == Scenario.id)
+        .where(Trial.firm_id == firm_id, Trial.status == TrialStatus.VERIFIED)
+        .group_by(Scenario.id).order_by(sa.func.count().desc(), Scenario.code).limit(limit)).all()
+    n, runs, ok = db.session.execute(
+        sa.select(sa.func.count(), sa.func.sum(Trial.runs), sa.func.sum(Trial.successful_runs))
+        .where(Trial.firm_id == firm_id, Trial.status == TrialStatus.VERIFIED)).one()
+    total = TrialMonth(date.min, n, n, int(runs or 0), int(ok or 0))
+    rows = [(scenario, TrialMonth(date.min, n, n, int(runs or 0), int(ok or 0)))
+            for scenario, n, runs, ok in per_scenario]
+    open_incidents = list(db.session.scalars(sa.select(Incident).where(
+        Incident.firm_id == firm_id, Incident.status == IncidentStatus.OPEN).order_by(Incident.occurred_at.desc())))
+    return FirmFigures(
+        firm=user.firm, bookings_by_status={s: int(counts.get(s.value, 0)) for s in BookingStatus},
+        hours_used=round(int(minutes) / 60, 1), upcoming=upcoming,
+        trials_by_status={s: trial_counts.get(s, 0) for s in TrialStatus}, verified=total, by_scenario=rows,
+        open_incidents=open_incidents)
