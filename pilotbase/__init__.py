@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
@@ -103,19 +103,32 @@ def _init_extensions(app: Flask) -> None:
         return {"current_locale": str(get_locale())}
 
 
+def _refuse_impossible_ids(endpoint, values) -> None:
+    """An ``<int:…>`` from the URL beyond what the database can compare names nothing: 404, rather
+    than a query that overflows (500). (A bounded converter would turn it into a wrong 405.)"""
+    from .models.base import MAX_ID
+
+    if values and any(isinstance(v, int) and v > MAX_ID for v in values.values()):
+        abort(404)
+
+
 def _register_blueprints(app: Flask) -> None:
+    app.url_value_preprocessor(_refuse_impossible_ids)
     from .api import bp as api_bp
     from .api import docs_bp
     from .web.admin.views import bp as admin_bp
     from .web.auth.views import bp as auth_bp
     from .web.bays.views import bp as bays_bp
     from .web.bookings.views import bp as bookings_bp
+    from .web.dashboard.views import bp as dashboard_bp
     from .web.main.views import bp as main_bp
     from .web.notifications.views import bp as notifications_bp
+    from .web.overview.views import bp as overview_bp
     from .web.incidents.views import bp as incidents_bp
     from .web.scenarios.views import bp as scenarios_bp
+    from .web.targets.views import bp as targets_bp
     from .web.trials.views import bp as trials_bp
 
     for bp in (main_bp, auth_bp, admin_bp, bays_bp, bookings_bp, notifications_bp, scenarios_bp, trials_bp,
-               incidents_bp, api_bp, docs_bp):
+               incidents_bp, dashboard_bp, overview_bp, targets_bp, api_bp, docs_bp):
         app.register_blueprint(bp)

@@ -35,3 +35,47 @@ def csv_bytes(header: Iterable, rows: Iterable[Iterable]) -> bytes:
 def csv_response(filename: str, header: Iterable, rows: Iterable[Iterable]) -> Response:
     return Response(csv_bytes(header, rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_bytes(title: str, header: Iterable, rows: Iterable[Iterable]) -> bytes:
+    """A one-sheet Excel workbook: bold header, frozen first row; numbers stay numbers and every
+    other cell is stored as text, so nothing typed by a user becomes a formula."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(str(title)[:31] or "Sheet")
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def cell(value, font=None) -> WriteOnlyCell:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out = WriteOnlyCell(sheet, value=value)
+        else:
+            out = WriteOnlyCell(sheet, value="" if value is None else str(value))
+            out.data_type = "s"
+        if font is not None:
+            out.font = font
+        return out
+
+    sheet.append([cell(str(h), bold) for h in header])
+    for row in rows:
+        sheet.append([cell(v) for v in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def table_response(fmt: str, filename: str, header: Iterable, rows: Iterable[Iterable], title: str = "") -> Response:
+    """The same table as a CSV or an XLSX download (``fmt`` is "csv" or "xlsx"; ``filename`` has no extension)."""
+    header = [str(h) for h in header]
+    if fmt == "xlsx":
+        body, mimetype = xlsx_bytes(title or filename, header, rows), XLSX_MIMETYPE
+    else:
+        body, mimetype = csv_bytes(header, rows), "text/csv"
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'})
