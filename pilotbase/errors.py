@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, jsonify, make_response, render_template, request
+from flask import Response, current_app, jsonify, make_response, render_template, request, session
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from . import i18n
 from .domain.errors import DomainError
 from .extensions import db
 
@@ -43,6 +46,17 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _language_without_database() -> str:
+    """``i18n.select_locale`` without the parts that read the database: the language chosen
+    in this browser session, else the request's Accept-Language, else the default."""
+    chosen = None if wants_json() else session.get("lang")
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    if request.headers.get("Accept-Language"):
+        return i18n.from_accept_language()
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
 def error_response(status: int, code: str, message, fields: dict | None = None,
                    extra: dict | None = None) -> Response:
     """The single place that shapes an error for the client."""
@@ -53,9 +67,13 @@ def error_response(status: int, code: str, message, fields: dict | None = None,
         payload = {"error": body}
         payload.update(extra or {})
         return make_response(jsonify(payload), status)
-    # Server-side failures get a page that needs no database (the user may not be loadable).
-    template = "errors/plain.html" if status >= 500 else "errors/error.html"
-    return make_response(render_template(template, status=status, message=str(message)), status)
+    if status >= 500:
+        # Server-side failures get a page that needs no database (the user may not be loadable),
+        # so it is rendered without the context processors (Flask-Login's loads the user).
+        page = current_app.jinja_env.get_template("errors/plain.html").render(
+            status=status, message=str(message), current_locale=str(get_locale()))
+        return make_response(page, status)
+    return make_response(render_template("errors/error.html", status=status, message=str(message)), status)
 
 
 def init_app(app) -> None:
@@ -80,16 +98,27 @@ def init_app(app) -> None:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError):
-        log.error("database error: %s", exc)
-        db.session.rollback()
-        return error_response(503, "unavailable", MESSAGES[503])
+    @app.errorhandler(OperationalError)  # down, restarting, unreachable, SQLite locked too long
+    @app.errorhandler(InterfaceError)  # a connection that died under the request
+    @app.errorhandler(PoolTimeout)  # every pooled connection busy for too long
+    def database_unavailable(exc: Exception):
+        log.error("database unavailable: %s", exc)
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            db.session.invalidate()  # never hand a broken connection back to the pool
+        # The signed-in user's language is a row: choose the page's language without the database.
+        with force_locale(_language_without_database()):
+            response = error_response(503, "unavailable", MESSAGES[503])
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         if isinstance(exc, HTTPException):  # pragma: no cover - handled above
             return http_error(exc)
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:  # the connection was lost
+            return database_unavailable(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         return error_response(500, "internal_error", MESSAGES[500])
