@@ -95,6 +95,7 @@ def _init_extensions(app: Flask) -> None:
         "BookingStatus", "Capability", "CollaborationMode", "FirmStatus", "IncidentKind", "IncidentStatus",
         "InteractionLevel", "RiskLevel", "RobotType", "ScenarioStatus", "Sector", "TrialOutcome", "TrialStatus")})
     app.jinja_env.globals["severity_labels"] = i18n.SEVERITY_LABELS
+    app.jinja_env.globals["target_status_labels"] = i18n.TARGET_STATUS_LABELS
 
     @app.context_processor
     def _current_locale():

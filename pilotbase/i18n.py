@@ -7,8 +7,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .models import (BookingStatus, Capability, CollaborationMode, FirmStatus, IncidentKind, IncidentStatus,
-                     InteractionLevel, Language, RiskLevel, Role, RobotType, ScenarioStatus, Sector, TrialOutcome,
-                     TrialStatus)
+                     InteractionLevel, Language, Metric, RiskLevel, Role, RobotType, ScenarioStatus, Sector,
+                     TrialOutcome, TrialStatus)
 
 LANGUAGE_NAMES = {Language.ZH.value: "中文", Language.EN.value: "English"}
 
@@ -72,9 +72,18 @@ LABELS = {
         IncidentKind.PROPERTY_DAMAGE: _l("Property damage"),
     },
     IncidentStatus: {IncidentStatus.OPEN: _l("Open"), IncidentStatus.CLOSED: _l("Closed")},
+    Metric: {
+        Metric.SCENARIOS_OPENED: _l("Scenarios opened"), Metric.TRIALS_VERIFIED: _l("Trials verified"),
+        Metric.FIRMS_SERVED: _l("Firms served"), Metric.BOOKINGS_COMPLETED: _l("Bookings completed"),
+        Metric.BAY_UTILISATION_PCT: _l("Bay utilisation (%)"),
+    },
 }
 
 SEVERITY_LABELS = {1: _l("1 · minor"), 2: _l("2 · moderate"), 3: _l("3 · major"), 4: _l("4 · critical")}
+
+# A target's status is computed (pilotbase.domain.targets.status_of), not stored: plain keys.
+TARGET_STATUS_LABELS = {"met": _l("Met"), "on_track": _l("On track"), "at_risk": _l("At risk"),
+                        "behind": _l("Behind")}
 
 
 def label_key(enum_cls, key: str) -> str:
