@@ -53,8 +53,12 @@ class Summary:
 # --- checksums ----------------------------------------------------------------------------------
 
 def table_checksums() -> Checksums:
-    """``{table: (rows, sha256)}`` for every table of the app's database (alembic_version too)."""
-    with db.engine.connect() as conn:
+    """``{table: (rows, sha256)}`` for every table of the app's database (alembic_version too),
+    all read from one snapshot, without blocking writers."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        return _sqlite_checksums(Path(_sqlite_file(engine)))
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         with conn.begin():
             return _checksums(conn)
 
@@ -201,10 +205,21 @@ def _backup_sqlite(engine: Engine, target: Path) -> Summary:
 
 
 def _sqlite_checksums(path: Path) -> Checksums:
+    # Not the app's engine: its transactions begin IMMEDIATE and would hold off every writer.
     engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _read_snapshot(connection):
+        connection.exec_driver_sql("BEGIN")  # deferred: one read snapshot (WAL), no write lock
+
     try:
         with engine.connect() as conn:
-            return _checksums(conn)
+            with conn.begin():
+                return _checksums(conn)
     finally:
         engine.dispose()
 
