@@ -110,17 +110,11 @@ def _tables(conn: Connection) -> list[str]:
     return [n for n in names if not n.startswith("sqlite_")]
 
 
-def _row_count_outside_bookkeeping(conn: Connection) -> tuple[int, int]:
-    """(tables holding rows, rows) in the tables that a migrated, empty database leaves empty."""
+def _tables_with_data(conn: Connection) -> list[str]:
+    """The tables holding rows, apart from those a migrated, empty database already fills."""
     quote = conn.dialect.identifier_preparer.quote
-    tables = rows = 0
-    for table in _tables(conn):
-        if table in BOOKKEEPING_TABLES:
-            continue
-        n = conn.scalar(sa.text(f"SELECT count(*) FROM {quote(table)}"))
-        if n:
-            tables, rows = tables + 1, rows + n
-    return tables, rows
+    return [table for table in sorted(_tables(conn)) if table not in BOOKKEEPING_TABLES
+            and conn.scalar(sa.text(f"SELECT EXISTS (SELECT 1 FROM {quote(table)})"))]
 
 
 # --- entry points -------------------------------------------------------------------------------
@@ -160,9 +154,9 @@ def restore(path: str | os.PathLike, force: bool = False) -> Summary:
     if not force:
         with engine.connect() as conn:
             with conn.begin():
-                tables, rows = _row_count_outside_bookkeeping(conn)
-        if rows:
-            raise BackupError(f"the database is not empty ({rows} rows in {tables} tables); "
+                filled = _tables_with_data(conn)
+        if filled:
+            raise BackupError(f"the database is not empty ({len(filled)} tables hold data: {', '.join(filled)}); "
                               "restore with --force to replace everything in it")
     if engine.dialect.name == "sqlite":
         _restore_sqlite(engine, source)
