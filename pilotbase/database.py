@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -31,3 +32,14 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_row(obj) -> None:
+    """Lock ``obj``'s row until the transaction ends and reload it, so a change reads the state it
+    really replaces (PostgreSQL ``SELECT … FOR UPDATE`` on that one table; SQLite's writer lock,
+    taken by ``BEGIN IMMEDIATE``, already serialises writers)."""
+    from .extensions import db
+
+    key = sa_inspect(obj).mapper.primary_key[0]
+    db.session.execute(select(key).where(key == sa_inspect(obj).identity[0]).with_for_update())
+    db.session.refresh(obj)

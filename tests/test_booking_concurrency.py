@@ -28,7 +28,7 @@ import gunicorn.config
 import pytest
 import sqlalchemy as sa
 
-from pilotbase.domain import accounts
+from pilotbase.domain import accounts, rollups
 from pilotbase.extensions import db
 from pilotbase.models import AuditEvent, Booking, BookingStatus, Role, User
 
@@ -208,6 +208,14 @@ def tokens(app):
 
 def _outcomes(answers: list[Answer]) -> list[tuple[int, str | None]]:
     return sorted((a.status, a.code) for a in answers)
+
+
+@pytest.fixture(autouse=True)
+def rollups_add_up(app):
+    """After every race the dashboard counts still equal a recount: concurrent upserts add up."""
+    yield
+    with app.app_context():
+        assert rollups.differences() == []
 
 
 # --- the tests ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from ..database import lock_row
 from ..extensions import db
 from ..models import (HOLDING, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role, Scenario,
                       ScenarioStatus, User)
@@ -249,7 +250,10 @@ def request_series(actor: User, *, bay: Bay, start: datetime, end: datetime, pur
 
 def _transition(actor: User, booking: Booking, action: str, allowed_from: tuple[BookingStatus, ...],
                 target: BookingStatus, reason: str = "") -> Booking:
-    """Compare-and-set the status, so two concurrent deciders cannot both succeed."""
+    """Compare-and-set the status, so two concurrent deciders cannot both succeed. The row is
+    read under a lock first, so the audit's "before" and the rollup cells it leaves are the state
+    this change really replaces (not what the request saw before another one committed)."""
+    lock_row(booking)
     before, cells = audit.snapshot(booking, BOOKING_FIELDS), rollups.cells(booking)
     result = db.session.execute(
         sa.update(Booking).where(Booking.id == booking.id, Booking.status.in_(allowed_from))
@@ -320,6 +324,7 @@ def edit(actor: User, booking: Booking, *, start: datetime | None = None, end: d
     """Move or re-describe a booking: the firm while pending, staff while pending or approved.
     Every rule and the overlap check apply again (the booking itself excluded)."""
     authorize(actor, "booking.edit", booking)
+    lock_row(booking)  # see _transition
     editable = (BookingStatus.PENDING,) if actor.role is Role.FIRM else HOLDING
     if booking.status not in editable:
         raise InvalidTransition(_l("The booking is “%(status)s” and cannot be changed that way.",

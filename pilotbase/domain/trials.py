@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from ..database import lock_row
 from ..extensions import db
 from ..models import (Booking, BookingStatus, EvidenceFile, Incident, IncidentKind, IncidentStatus, Measurement, Robot,
                       RobotType, Role, Scenario, ScenarioStatus, Trial, TrialOutcome, TrialStatus, User)
@@ -242,6 +243,7 @@ def update_trial(actor: User, trial: Trial, data: dict) -> Trial:
     """Correct a trial: the firm while recorded or returned (a returned one goes back to recorded);
     staff likewise. A verified trial is locked."""
     authorize(actor, "trial.edit", trial)
+    lock_row(trial)  # a verification committed meanwhile locks it
     if trial.is_locked:
         raise InvalidTransition(_l("A verified trial is locked."))
     merged = {f: getattr(trial, f) for f in ("outcome", "runs", "successful_runs", "interventions",
@@ -264,6 +266,7 @@ def update_trial(actor: User, trial: Trial, data: dict) -> Trial:
 
 def _decide(actor: User, trial: Trial, action: str, target: TrialStatus, comment: str = "") -> Trial:
     authorize(actor, "trial.verify", trial)
+    lock_row(trial)  # the before-state is the row as it is now
     before, cells = audit.snapshot(trial, TRIAL_FIELDS), rollups.cells(trial)
     values = {"status": target, "review_comment": comment, "updated_at": now()}
     if target is T.VERIFIED:
