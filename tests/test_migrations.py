@@ -81,3 +81,41 @@ def test_models_match_migrations(empty_database_url, tmp_path):
             diff = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert diff == [], f"models and migrations differ; run `flask db migrate`: {diff}"
+
+
+def test_the_rollup_revision_fills_the_rollups_from_existing_rows(empty_database_url, tmp_path):
+    """0005 creates the monthly rollups on a database that already holds bookings, trials and
+    incidents: after the upgrade they equal a recount."""
+    from datetime import timedelta
+
+    from pilotbase.domain import bookings, rollups, trials
+    from pilotbase.domain.timeutil import now
+    from pilotbase.models import Bay, Firm, FirmStatus, Role, Scenario, ScenarioStatus, User
+    from pilotbase.seeding import seed
+
+    app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": empty_database_url,
+                      "UPLOAD_DIR": str(tmp_path)})
+    with app.app_context():
+        upgrade()
+        seed(demo=True)
+        firm_user = db.session.scalar(sa.select(User).where(User.role == Role.FIRM).join(Firm).where(
+            Firm.status == FirmStatus.VERIFIED))
+        operator = db.session.scalar(sa.select(User).where(User.role == Role.OPERATOR))
+        scenario = db.session.scalar(sa.select(Scenario).where(Scenario.status == ScenarioStatus.OPENED))
+        bay = db.session.scalar(sa.select(Bay).order_by(Bay.code))
+        start = (now() + timedelta(days=2)).replace(hour=3, minute=0, second=0, microsecond=0)  # 11:00 local
+        booking = bookings.request_booking(firm_user, bay=bay, start=start, end=start + timedelta(hours=2),
+                                           purpose="Hand-over trials")
+        bookings.approve(operator, booking)
+        db.session.commit()
+        app.config["PILOTBASE_NOW"] = start + timedelta(hours=1)
+        trials.log_trial(firm_user, booking, scenario, {"outcome": "success", "runs": 5, "successful_runs": 5},
+                         incidents=[{"kind": "protective_stop", "severity": 1, "occurred_at": start,
+                                     "description": "Light curtain tripped."}])
+        db.session.commit()
+        downgrade(revision="0004")
+        upgrade()
+        assert rollups.differences() == []
+        assert rollups.recount()[rollups.TrialMonthStat]  # there was something to fill in
+        db.session.remove()
+        db.engine.dispose()
