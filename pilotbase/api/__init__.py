@@ -219,4 +219,4 @@ def _replay(key: str, digest: str) -> Response | None:
     return response
 
 
-from . import bays, bookings, docs, me, scenarios, trials  # noqa: E402,F401  (register the endpoints)
+from . import bays, bookings, docs, me, scenarios, targets, trials  # noqa: E402,F401  (register the endpoints)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -383,3 +383,31 @@ class TrialPatch(StrictBody):
     robot_id: int | None = None
     software_version: str | None = Field(default=None, max_length=100)
     incidents: list[IncidentIn] | None = Field(default=None, max_length=50, description="added to the trial")
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+MetricKey = Literal["scenarios_opened", "trials_verified", "firms_served", "bookings_completed", "bay_utilisation_pct"]
+
+
+class TargetOut(BaseModel):
+    key: str = Field(examples=["hrc-scenarios-opened"])
+    title: str = Field(description="in the request's language")
+    title_zh: str
+    title_en: str
+    metric: MetricKey
+    sector: SectorKey | None = Field(description="scenario and trial metrics narrowed to one sector, else null")
+    target_value: float
+    baseline: float = Field(description="the value on the start date")
+    current_value: float = Field(description="measured live from the data")
+    percent: float = Field(description="current value as a percentage of the target value")
+    required_value: float = Field(description="today's point on the straight line from baseline to target")
+    start_date: date
+    deadline: date
+    status: Literal["met", "on_track", "at_risk", "behind"]
+    projected_date: date | None = Field(description="when the pace of the last 90 days reaches the target; "
+                                                    "null when met or without progress")
+
+
+class TargetList(BaseModel):
+    items: list[TargetOut]
