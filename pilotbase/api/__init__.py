@@ -77,6 +77,8 @@ def _translate_pydantic(err: dict) -> str:
         return str(_l("This field is required."))
     if kind == "extra_forbidden":
         return str(_l("Unknown field."))
+    if kind == "instant_range":
+        return str(_l("Give a date-time between %(low)s and %(high)s.", **err.get("ctx", {})))
     if kind.startswith("datetime") or kind == "timezone_aware":
         return str(_l("Give an RFC 3339 date-time with an offset, e.g. 2026-12-01T09:00:00+08:00."))
     if kind in ("int_parsing", "int_type", "float_parsing", "float_type"):
@@ -140,7 +142,10 @@ def paginate(query: sa.Select, serialize: Callable[[Any], dict]) -> dict:
     """``{"items", "page", "per_page", "total"}`` for a select, one COUNT and one page query."""
     page, per_page = _page_args()
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique()
+    offset = (page - 1) * per_page
+    # A page past the end is empty; not asking the database also keeps an absurd page number from
+    # overflowing its integer OFFSET.
+    rows = db.session.scalars(query.limit(per_page).offset(offset)).unique() if offset < total else []
     return {"items": [serialize(r) for r in rows], "page": page, "per_page": per_page, "total": total}
 
 
@@ -193,13 +198,14 @@ def _request_digest() -> str:
     file by file from their streams, so a large file is never held in memory twice."""
     digest = hashlib.sha256(request.method.encode() + request.path.encode() + b"\0")
     if request.mimetype == "multipart/form-data":
-        for name, upload in sorted(request.files.items(multi=True), key=lambda pair: pair[0]):
-            digest.update(name.encode() + b"\0" + (upload.filename or "").encode() + b"\0")
+        # A part without a name (Content-Disposition: form-data alone) has the name None.
+        for name, upload in sorted(request.files.items(multi=True), key=lambda pair: pair[0] or ""):
+            digest.update((name or "").encode() + b"\0" + (upload.filename or "").encode() + b"\0")
             while chunk := upload.stream.read(1024 * 1024):
                 digest.update(chunk)
             upload.stream.seek(0)
-        for name, value in sorted(request.form.items(multi=True)):
-            digest.update(name.encode() + b"=" + value.encode() + b"\0")
+        for name, value in sorted(request.form.items(multi=True), key=lambda pair: (pair[0] or "", pair[1])):
+            digest.update((name or "").encode() + b"=" + value.encode() + b"\0")
     else:
         digest.update(request.get_data())
     return digest.hexdigest()

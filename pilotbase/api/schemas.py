@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from ..models.base import MAX_ID
+
+# An id given by the caller: one beyond what the database can hold names nothing (422, not a 500).
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+INSTANT_YEARS = (1970, 2999)
+
+
+def _plausible_year(value: datetime) -> datetime:
+    # Year 1 or 9999 overflows when moved to UTC, and before 1901 the base's zone had a local mean
+    # time offset with seconds, which RFC 3339 cannot write: neither is a date anyone books.
+    if not INSTANT_YEARS[0] <= value.year <= INSTANT_YEARS[1]:
+        raise PydanticCustomError("instant_range", "a date-time between {low} and {high}",
+                                  {"low": INSTANT_YEARS[0], "high": INSTANT_YEARS[1]})
+    return value
+
+
+# An instant given by the caller: RFC 3339 with an offset, in a plausible range of years.
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible_year)]
 
 
 class ErrorDetail(BaseModel):
@@ -84,8 +105,8 @@ class AvailabilityOut(BaseModel):
 class AvailabilityQuery(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    from_: AwareDatetime = Field(alias="from", description="RFC 3339 with an offset")
-    to: AwareDatetime = Field(description="RFC 3339 with an offset; at most 31 days after from")
+    from_: Instant = Field(alias="from", description="RFC 3339 with an offset")
+    to: Instant = Field(description="RFC 3339 with an offset; at most 31 days after from")
 
 
 BookingStatusKey = Literal["pending", "approved", "rejected", "cancelled", "completed", "no_show"]
@@ -118,24 +139,24 @@ class BookingQuery(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     status: BookingStatusKey | None = None
-    bay_id: int | None = None
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
+    bay_id: Id | None = None
+    from_: Instant | None = Field(default=None, alias="from")
+    to: Instant | None = None
 
 
 class BookingCreate(StrictBody):
-    bay_id: int
-    start: AwareDatetime
-    end: AwareDatetime
+    bay_id: Id
+    start: Instant
+    end: Instant
     purpose: str = Field(min_length=1, max_length=500)
-    scenario_id: int | None = None
-    robot_id: int | None = None
-    firm_id: int | None = Field(default=None, description="operators and admins: the firm booked for")
+    scenario_id: Id | None = None
+    robot_id: Id | None = None
+    firm_id: Id | None = Field(default=None, description="operators and admins: the firm booked for")
 
 
 class BookingPatch(StrictBody):
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Instant | None = None
+    end: Instant | None = None
     purpose: str | None = Field(default=None, min_length=1, max_length=500)
 
 
@@ -287,7 +308,7 @@ class MeasurementIO(BaseModel):
 class IncidentIn(StrictBody):
     kind: IncidentKindKey
     severity: int = Field(ge=1, le=4)
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     description: str = Field(min_length=1, max_length=4000)
     body_region: str = Field(default="", max_length=60)
     immediate_action: str = Field(default="", max_length=4000)
@@ -348,14 +369,14 @@ class TrialList(BaseModel):
 class TrialQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scenario_id: int | None = None
-    booking_id: int | None = None
+    scenario_id: Id | None = None
+    booking_id: Id | None = None
     status: Literal["recorded", "verified", "returned"] | None = None
 
 
 class TrialCreate(StrictBody):
-    booking_id: int
-    scenario_id: int
+    booking_id: Id
+    scenario_id: Id
     outcome: Literal["success", "partial", "failure", "aborted"]
     runs: int = Field(ge=1, le=1_000_000)
     successful_runs: int = Field(ge=0, le=1_000_000)
@@ -365,7 +386,7 @@ class TrialCreate(StrictBody):
     mean_cycle_time_s: float | None = Field(default=None, ge=0, lt=1e8)
     measurements: list[MeasurementIO] = Field(default_factory=list, max_length=50)
     notes: str | None = Field(default=None, max_length=8000)
-    robot_id: int | None = None
+    robot_id: Id | None = None
     software_version: str | None = Field(default=None, max_length=100)
     incidents: list[IncidentIn] = Field(default_factory=list, max_length=50)
 
@@ -380,7 +401,7 @@ class TrialPatch(StrictBody):
     mean_cycle_time_s: float | None = Field(default=None, ge=0, lt=1e8)
     measurements: list[MeasurementIO] | None = Field(default=None, max_length=50)
     notes: str | None = Field(default=None, max_length=8000)
-    robot_id: int | None = None
+    robot_id: Id | None = None
     software_version: str | None = Field(default=None, max_length=100)
     incidents: list[IncidentIn] | None = Field(default=None, max_length=50, description="added to the trial")
 

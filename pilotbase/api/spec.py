@@ -15,6 +15,7 @@ from typing import Any, Callable
 from flask import Flask
 from pydantic import BaseModel
 
+from ..models.base import MAX_ID
 from .schemas import ErrorBody
 
 ERROR_STATUS = {
@@ -88,7 +89,9 @@ def build_openapi(app: Flask) -> dict:
             paths.setdefault(_path(rule.rule), {})[method.lower()] = _operation_object(
                 rule, method, op, components)
     return {
-        "openapi": "3.0.3",
+        # 3.1: its schemas are JSON Schema 2020-12, which is what pydantic writes (``type: null``,
+        # numeric ``exclusiveMaximum``); 3.0 would need its own dialect.
+        "openapi": "3.1.0",
         "info": {
             "title": "PilotBase API",
             "version": "1",
@@ -117,8 +120,8 @@ def _operation_object(rule, method: str, op: Operation, components: dict) -> dic
     if op.public:
         out["security"] = []
     for arg in rule.arguments:
-        out["parameters"].append({"name": arg, "in": "path", "required": True,
-                                  "schema": {"type": "integer" if "int:" in rule.rule else "string"}})
+        schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID} if "int:" in rule.rule else {"type": "string"}
+        out["parameters"].append({"name": arg, "in": "path", "required": True, "schema": schema})
     if op.query is not None:
         for name, info in op.query.model_json_schema().get("properties", {}).items():
             out["parameters"].append({"name": name, "in": "query", "required": False,
@@ -144,6 +147,9 @@ def _operation_object(rule, method: str, op: Operation, components: dict) -> dic
         if op.example is not None:
             content["example"] = op.example
         out["responses"][str(op.status)] = {"description": "OK", "content": {"application/json": content}}
+    else:  # a JSON document with no model of its own (the OpenAPI document): still a documented success
+        out["responses"][str(op.status)] = {"description": "OK",
+                                            "content": {"application/json": {"schema": {"type": "object"}}}}
     by_status: dict[int, list[str]] = {}
     codes = list(op.errors) + ([] if op.public else ["unauthorized"]) + ["rate_limited"]
     if op.request is not None:

@@ -140,7 +140,7 @@ def return_trial(trial_id: int):
 @bp.post("/trials/<int:trial_id>/evidence")
 @operation(summary="Upload an evidence file (multipart, field `file`)", who="as PATCH", upload=True,
            response=EvidenceOut, status=201, creates=True, tags=("trials",),
-           errors=("forbidden", "not_found", "invalid_transition", "too_large"),
+           errors=("forbidden", "not_found", "invalid_transition", "too_large", "validation_error"),
            description="PDF, PNG, JPEG, GIF, WebP, CSV, text logs, MP4 or WebM, recognised from the bytes; "
                        "up to the configured size (default 50 MB), else 413 `too_large`.")
 @write(creates=True)

@@ -22,6 +22,11 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# The largest id: ids are ``integer`` columns (32-bit on PostgreSQL). A larger number from a URL or a
+# request body names nothing, and is refused before it overflows a query.
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
