@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK_DEV := PILOTBASE_ENV=development $(BIN)/flask --app pilotbase
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test translations extract-messages chromium lock clean
+.PHONY: run test bench translations extract-messages chromium lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || { echo "python3-venv is missing: installing it with apt"; \
@@ -33,6 +33,11 @@ run: $(VENV)/.app-installed translations
 ## The whole suite; set TEST_DATABASE_URL=postgresql://... to run every database test on PostgreSQL too.
 test: $(VENV)/.dev-installed translations chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Daily pages at scale 0.1 and 1.0, then a bounded gunicorn load run; writes bench/results.json and
+## fails when a goal is missed (see bench/README.md). SQLite unless DATABASE_URL names PostgreSQL.
+bench: $(VENV)/.app-installed translations
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 chromium:
 	@test -x $(CHROMIUM) || { echo "Chromium is missing: installing Debian's package"; \
