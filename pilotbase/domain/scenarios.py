@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -235,6 +236,8 @@ class Filters:
     capability: str = ""
     q: str = ""
     firm_id: int | None = None  # "mine": one firm's scenarios
+    opened_from: datetime | None = None  # first opened at or after this instant …
+    opened_before: datetime | None = None  # … and before this one
 
 
 def _has_tag(kind: TagKind, value: str):
@@ -251,6 +254,10 @@ def catalogue_query(viewer: User | None, f: Filters) -> sa.Select:
         query = query.where(Scenario.sector == Sector(f.sector))
     if f.firm_id is not None:
         query = query.where(Scenario.firm_id == f.firm_id)
+    if f.opened_from is not None:
+        query = query.where(Scenario.opened_at >= f.opened_from)
+    if f.opened_before is not None:
+        query = query.where(Scenario.opened_at < f.opened_before)
     for value, kind in ((f.mode, TagKind.MODE), (f.robot_type, TagKind.ROBOT_TYPE),
                         (f.capability, TagKind.CAPABILITY)):
         if value:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time, timedelta
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -14,12 +15,13 @@ from flask_login import current_user, login_required
 from ...domain import scenario_io, scenarios, trials
 from ...domain.errors import DomainError
 from ...domain.permissions import authorize, can
-from ...domain.timeutil import local, now
+from ...domain.timeutil import at_local, local, now
 from ...extensions import db
 from ...i18n import label
 from ...models import (Capability, CollaborationMode, InteractionLevel, RiskLevel, Role, RobotType, Scenario,
                       ScenarioStatus, Sector, User)
 from .. import apply_domain_error, safe_next
+from ..overview import drilldown
 from .forms import MODE_HELP, CommentForm, ImportForm, ScenarioForm
 
 bp = Blueprint("scenarios", __name__)
@@ -27,7 +29,7 @@ bp = Blueprint("scenarios", __name__)
 S = ScenarioStatus
 PER_PAGE = 20
 DEFAULT_TARGET = 100  # the city's "100+ opened HRC scenarios"
-FILTER_PARAMS = ("status", "sector", "mode", "robot_type", "capability", "q", "mine")
+FILTER_PARAMS = ("status", "sector", "mode", "robot_type", "capability", "q", "mine", "opened_from", "opened_to")
 # URL segment → the domain's transition name
 TRANSITION_URLS = {"submit": "submit", "open": "open", "request-changes": "request_changes", "reject": "reject",
                    "suspend": "suspend", "retire": "retire"}
@@ -57,8 +59,29 @@ def _one_of(name: str, enum_cls) -> str:
     return value if value in {m.value for m in enum_cls} else ""
 
 
+def _opened_period() -> tuple[dict, dict, dict]:
+    """``opened_from``/``opened_to`` (months "YYYY-MM", inclusive, local; the dashboards link with
+    them): the bounds, the months as read, and a message per unreadable one (which is then left out)."""
+    bounds: dict = {"opened_from": None, "opened_to": None}
+    errors: dict = {}
+    for name in bounds:
+        text = request.args.get(name, "").strip()
+        if text:
+            try:
+                bounds[name] = drilldown.parse_bound(text)
+            except ValueError as exc:
+                errors[name] = str(exc)
+    low, high = bounds["opened_from"], bounds["opened_to"]
+    if low and high and high.last < low.first:
+        errors["opened_to"] = _("The end date must not be before the start date.")
+    if errors:  # half a period that was meant to be whole would mislead
+        bounds = {"opened_from": None, "opened_to": None}
+    return bounds, errors, {name: request.args.get(name, "").strip()[:20] for name in bounds}
+
+
 def _filters() -> tuple[scenarios.Filters, dict]:
-    """The catalogue's filters from the query string (invalid values are ignored).
+    """The catalogue's filters from the query string (invalid values are ignored; an unreadable
+    month is also shown beside its field).
 
     ``status``: anonymous visitors see opened scenarios only; firm users opened ones plus their
     own in any state (or one state); staff and officials opened ones unless they choose a state
@@ -72,14 +95,45 @@ def _filters() -> tuple[scenarios.Filters, dict]:
     effective = status
     if _sees_everything():
         effective = {"": S.OPENED.value, "all": ""}.get(status, status)
+    period, period_errors, typed = _opened_period()
+    low, high = period["opened_from"], period["opened_to"]
     filters = scenarios.Filters(status=effective, sector=_one_of("sector", Sector),
                                 mode=_one_of("mode", CollaborationMode), robot_type=_one_of("robot_type", RobotType),
                                 capability=_one_of("capability", Capability),
-                                q=" ".join(request.args.get("q", "").split())[:100])
+                                q=" ".join(request.args.get("q", "").split())[:100],
+                                opened_from=at_local(low.first, time.min) if low else None,
+                                opened_before=at_local(high.last + timedelta(days=1), time.min) if high else None)
     mine = _is_firm() and request.args.get("mine") == "1"
     chosen = {"status": status, "sector": filters.sector, "mode": filters.mode, "robot_type": filters.robot_type,
-              "capability": filters.capability, "q": filters.q, "mine": mine}
+              "capability": filters.capability, "q": filters.q, "mine": mine,
+              "opened_from": low.text if low else "", "opened_to": high.text if high else "",
+              "typed": typed, "errors": period_errors}
+    chosen["active"] = _active(chosen, low, high)
     return filters, chosen
+
+
+def _active(chosen: dict, low, high) -> list[str]:
+    """The filters in force, as the reader would say them (sector, then the opening period, then the rest)."""
+    items = []
+    if chosen["sector"]:
+        items.append(drilldown.pair(_("Sector"), label(Sector(chosen["sector"]))))
+    if low or high:
+        items.append(drilldown.period_text(low, high))
+    for key, name, enum_cls in (("mode", _("Collaboration mode"), CollaborationMode),
+                                ("robot_type", _("Robot type"), RobotType),
+                                ("capability", _("Needs bay capability"), Capability)):
+        if chosen[key]:
+            items.append(drilldown.pair(name, label(enum_cls(chosen[key]))))
+    status = chosen["status"]
+    if status in {s.value for s in S}:
+        items.append(drilldown.pair(_("State"), label(S(status))))
+    elif status == "all":
+        items.append(drilldown.pair(_("State"), _("All states")))
+    if chosen["q"]:
+        items.append(drilldown.pair(_("Search"), chosen["q"]))
+    if chosen["mine"]:
+        items.append(_("Only my firm's scenarios"))
+    return items
 
 
 def _catalogue_query(filters: scenarios.Filters, mine: bool) -> sa.Select:
@@ -109,8 +163,9 @@ def index():
     page = db.paginate(_catalogue_query(filters, chosen["mine"]), per_page=PER_PAGE, error_out=False)
     opened = _opened_count()
     target = current_app.config.get("SCENARIO_TARGET", DEFAULT_TARGET)
-    filtered = any(chosen[k] for k in FILTER_PARAMS)
-    export_args = {k: v for k, v in request.args.items() if k in FILTER_PARAMS and v}
+    filtered = any(chosen[k] for k in FILTER_PARAMS) or bool(chosen["errors"])
+    left_out = ("opened_from", "opened_to") if chosen["errors"] else ()  # the list left the whole period out
+    export_args = {k: v for k, v in request.args.items() if k in FILTER_PARAMS and v and k not in left_out}
     return render_template(
         "scenarios/index.html", page=page, chosen=chosen, filtered=filtered, opened=opened, target=target,
         progress=min(100, round(100 * opened / target)) if target else 100,
@@ -355,6 +410,8 @@ MIMETYPES = {"csv": "text/csv; charset=utf-8",
 def export(fmt: str):
     authorize(current_user, "scenario.export")
     filters, chosen = _filters()
+    if chosen["errors"]:  # a month left out would export scenarios nobody asked for
+        return index(), 422
     items = db.session.scalars(_catalogue_query(filters, chosen["mine"])).all()
     body = scenario_io.export_csv(items) if fmt == "csv" else scenario_io.export_xlsx(items)
     filename = f"scenarios-{local(now()):%Y%m%d-%H%M}.{fmt}"
