@@ -46,5 +46,6 @@ ENTRIES = {
         ("/incidents/export.csv", None, signed_in(200)),
         ("/incidents/export.csv?serious=1&status=open", None, signed_in(200)),
         ("/incidents/export.csv?severity=7", None, signed_in(422)),
+        ("/incidents/export.xlsx?from=2026-01&to=2026-12&sector=manufacturing", None, signed_in(200)),
     ],
 }

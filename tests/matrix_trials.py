@@ -88,7 +88,8 @@ ENTRIES = {
     # reading trials
     ("trials.index", "GET"): [("/trials", None, signed_in(200)),
                               ("/trials?status=recorded&firm_id={other_firm}", None, signed_in(200))],
-    ("trials.export", "GET"): [("/trials/export.csv?status=recorded", None, signed_in(200))],
+    ("trials.export", "GET"): [("/trials/export.csv?status=recorded", None, signed_in(200)),
+                               ("/trials/export.xlsx?from=2026-01&sector=manufacturing", None, signed_in(200))],
     ("trials.queue", "GET"): [("/trials/queue", None, only(STAFF))],
     ("trials.detail", "GET"): [
         ("/trials/{tr_own}", None, signed_in(200)),

@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from ..database import lock_row
 from ..extensions import db
 from ..models import (Booking, BookingStatus, EvidenceFile, Incident, IncidentKind, IncidentStatus, Measurement, Robot,
-                      RobotType, Role, Scenario, ScenarioStatus, Trial, TrialOutcome, TrialStatus, User)
+                      RobotType, Role, Scenario, ScenarioStatus, Sector, Trial, TrialOutcome, TrialStatus, User)
 from . import audit, rollups
 from .errors import InvalidTransition, NotFound, RuleViolation, TooLarge, ValidationFailed
 from .notifications import firm_members, notify, operators
@@ -305,7 +305,11 @@ def get_trial(actor: User, trial_id: int) -> Trial:
 
 
 def trials_query(actor: User, *, scenario_id: int | None = None, booking_id: int | None = None,
-                 status: str = "", firm_id: int | None = None) -> sa.Select:
+                 status: str = "", firm_id: int | None = None, outcome: str = "", sector: str = "",
+                 ran_from: datetime | None = None, ran_before: datetime | None = None) -> sa.Select:
+    """Trials the actor may see (a firm user: their own), filtered, newest first. A trial ran when
+    its booking started (``ran_from`` ≤ start < ``ran_before``), the month the statistics count it in;
+    its sector is its scenario's."""
     query = sa.select(Trial).order_by(Trial.created_at.desc(), Trial.id.desc())
     if actor.role is Role.FIRM:
         query = query.where(Trial.firm_id == actor.firm_id)
@@ -317,6 +321,17 @@ def trials_query(actor: User, *, scenario_id: int | None = None, booking_id: int
         query = query.where(Trial.booking_id == booking_id)
     if status:
         query = query.where(Trial.status == TrialStatus(status))
+    if outcome:
+        query = query.where(Trial.outcome == TrialOutcome(outcome))
+    if sector:
+        query = query.where(Trial.scenario_id.in_(sa.select(Scenario.id).where(Scenario.sector == Sector(sector))))
+    if ran_from is not None or ran_before is not None:
+        started = sa.select(Booking.id)
+        if ran_from is not None:
+            started = started.where(Booking.starts_at >= ran_from)
+        if ran_before is not None:
+            started = started.where(Booking.starts_at < ran_before)
+        query = query.where(Trial.booking_id.in_(started))
     return query
 
 
@@ -410,10 +425,12 @@ def get_incident(actor: User, incident_id: int) -> Incident:
 
 
 def incidents_query(actor: User, *, status: str = "", scenario_id: int | None = None, kind: str = "",
-                    severity: int | None = None, firm_id: int | None = None, serious_only: bool = False
-                    ) -> sa.Select:
-    """Incidents the actor may see (a firm user: their own), filtered; open serious ones first,
-    then other open ones, then the newest."""
+                    severity: int | None = None, firm_id: int | None = None, serious_only: bool = False,
+                    sector: str = "", occurred_from: datetime | None = None,
+                    occurred_before: datetime | None = None) -> sa.Select:
+    """Incidents the actor may see (a firm user: their own), filtered (the sector is the scenario's;
+    ``occurred_from`` ≤ occurred_at < ``occurred_before``); open serious ones first, then other
+    open ones, then the newest."""
     query = sa.select(Incident)
     if actor.role is Role.FIRM:
         query = query.where(Incident.firm_id == actor.firm_id)
@@ -429,6 +446,12 @@ def incidents_query(actor: User, *, status: str = "", scenario_id: int | None = 
         query = query.where(Incident.severity == severity)
     if serious_only:
         query = query.where(Incident.is_serious)
+    if sector:
+        query = query.where(Incident.scenario_id.in_(sa.select(Scenario.id).where(Scenario.sector == Sector(sector))))
+    if occurred_from is not None:
+        query = query.where(Incident.occurred_at >= occurred_from)
+    if occurred_before is not None:
+        query = query.where(Incident.occurred_at < occurred_before)
     is_open = Incident.status == IncidentStatus.OPEN
     urgency = sa.case((sa.and_(is_open, Incident.is_serious), 0), (is_open, 1), else_=2)
     return query.order_by(urgency, Incident.occurred_at.desc(), Incident.id.desc())

@@ -8,8 +8,9 @@ from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ...i18n import LABELS, SEVERITY_LABELS
-from ...models import IncidentKind, IncidentStatus
+from ...models import IncidentKind, IncidentStatus, Sector
 from .. import choices
+from ..overview.drilldown import PeriodField
 
 
 def status_choices():
@@ -24,12 +25,20 @@ def severity_choices():
     return choices([("", _l("All"))] + [(str(n), text) for n, text in SEVERITY_LABELS.items()])
 
 
+def sector_choices():
+    return choices([("", _l("All"))] + [(s.value, LABELS[Sector][s]) for s in Sector])
+
+
 class IncidentFilterForm(FlaskForm):
-    """The filters of the incident list and its CSV export (GET parameters)."""
+    """The filters of the incident list and its exports (GET parameters; the dashboards link here).
+    ``from``/``to``: months in which the incident occurred."""
 
     class Meta:
         csrf = False  # a GET filter: nothing changes
 
+    sector = SelectField(_l("Sector"), choices=sector_choices, validators=[Optional()])
+    date_from = PeriodField(_l("Occurred from (month)"), name="from")
+    date_to = PeriodField(_l("Occurred until (month)"), name="to")
     status = SelectField(_l("Status"), choices=status_choices, validators=[Optional()])
     kind = SelectField(_l("Kind"), choices=kind_choices, validators=[Optional()])
     severity = SelectField(_l("Severity"), choices=severity_choices, validators=[Optional()])

@@ -15,8 +15,9 @@ from ...domain.permissions import authorize
 from ...extensions import db
 from ...i18n import label
 from ...models import Firm, Incident, IncidentStatus, Robot, Role, Scenario, Trial, User
-from ...exports import csv_response
+from ...exports import table_response
 from .. import apply_domain_error, choices
+from ..overview import drilldown
 from .forms import CloseForm, IncidentFilterForm
 
 bp = Blueprint("incidents", __name__)
@@ -46,7 +47,7 @@ def _scenario_label(code: str, title_zh: str, title_en: str | None) -> str:
     return f"{code} · {title}"
 
 
-def _filters() -> tuple[IncidentFilterForm, dict, bool]:
+def _filters() -> tuple[IncidentFilterForm, dict, drilldown.Checked]:
     """The list's GET filters, checked. Scenario and firm choices are those with incidents the user sees."""
     form = IncidentFilterForm(request.args)
     scenario_rows = sa.select(Scenario.id, Scenario.code, Scenario.title_zh, Scenario.title_en) \
@@ -69,14 +70,16 @@ def _filters() -> tuple[IncidentFilterForm, dict, bool]:
     else:
         firms = db.session.execute(sa.select(Firm.id, Firm.name).order_by(Firm.name)).all()
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
-    if not form.validate():
-        return form, {}, False
+    checked = drilldown.check(form)
+    if not checked.valid:
+        return form, {}, checked
     filters = {"status": form.status.data or "", "kind": form.kind.data or "",
                "severity": int(form.severity.data) if form.severity.data else None,
                "scenario_id": int(form.scenario_id.data) if form.scenario_id.data else None,
                "firm_id": int(form.firm_id.data) if "firm_id" in form and form.firm_id.data else None,
-               "serious": bool(form.serious.data)}
-    return form, filters, True
+               "serious": bool(form.serious.data), "sector": form.sector.data or "",
+               "occurred_from": checked.start, "occurred_before": checked.end}
+    return form, filters, checked
 
 
 def _query(filters: dict) -> sa.Select:
@@ -84,7 +87,9 @@ def _query(filters: dict) -> sa.Select:
     return trials.incidents_query(current_user, status=filters.get("status", ""),
                                   scenario_id=filters.get("scenario_id"), kind=filters.get("kind", ""),
                                   severity=filters.get("severity"), firm_id=filters.get("firm_id"),
-                                  serious_only=bool(filters.get("serious")))
+                                  serious_only=bool(filters.get("serious")), sector=filters.get("sector", ""),
+                                  occurred_from=filters.get("occurred_from"),
+                                  occurred_before=filters.get("occurred_before"))
 
 
 def related_objects(incidents) -> dict:
@@ -100,16 +105,18 @@ def related_objects(incidents) -> dict:
 
 # --- the list ---------------------------------------------------------------------------------
 
-def _list_page(form: IncidentFilterForm, filters: dict, valid: bool):
+def _list_page(form: IncidentFilterForm, filters: dict, checked: drilldown.Checked, status: int | None = None):
     page = db.paginate(_query(filters), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
                        error_out=False)
     held = trials.incidents_query(current_user, status=IncidentStatus.OPEN.value, serious_only=True).order_by(None)
     open_serious = db.session.scalar(sa.select(sa.func.count()).select_from(held.subquery()))
-    export_args = {k: v for k, v in request.args.items(multi=True) if k != "page"}
+    export_args = drilldown.link_args(form, request.args)
     return render_template("incidents/index.html", form=form, page=page, related=related_objects(page.items),
                            open_serious=open_serious, show_firm=not _is_firm(),
                            filtered=any(v for v in filters.values()),
-                           export_url=url_for("incidents.export", **export_args)), 200 if valid else 422
+                           active=drilldown.active(form) if checked.valid else [],
+                           export_urls={fmt: url_for("incidents.export", fmt=fmt, **export_args)
+                                        for fmt in ("csv", "xlsx")}), status or (200 if checked.valid else 422)
 
 
 @bp.get("/incidents")
@@ -168,14 +175,14 @@ def close(incident_id: int):
     return back
 
 
-# --- CSV --------------------------------------------------------------------------------------
+# --- CSV and XLSX -----------------------------------------------------------------------------
 
-@bp.get("/incidents/export.csv")
-def export():
+@bp.get("/incidents/export.<any(csv, xlsx):fmt>")
+def export(fmt: str):
     authorize(current_user, "trial.export")
-    form, filters, valid = _filters()
-    if not valid:
-        return _list_page(form, filters, valid)
+    form, filters, checked = _filters()
+    if not checked.clean:  # a filter left out would export rows nobody asked for
+        return _list_page(form, filters, checked, 422)
     locale = _locale()
     header = [_("Incident no."), _("Occurred at"), _("Firm"), _("Scenario code"), _("Scenario"), _("Trial no."),
               _("Robot"), _("Serial number"), _("Kind"), _("Severity (1–4)"), _("Serious"), _("Body region"),
@@ -200,4 +207,5 @@ def export():
                        timeutil.local(i.closed_at).strftime(stamp) if i.closed_at else ""]
             offset += batch
 
-    return csv_response(f"incidents-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv", header, rows())
+    return table_response(fmt, f"incidents-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}", header, rows(),
+                          title=_("Safety incidents"))

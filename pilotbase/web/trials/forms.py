@@ -11,8 +11,9 @@ from wtforms import (BooleanField, DateTimeLocalField, DecimalField, FieldList, 
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ...i18n import LABELS, SEVERITY_LABELS
-from ...models import IncidentKind, RobotType, TrialOutcome, TrialStatus
+from ...models import IncidentKind, RobotType, Sector, TrialOutcome, TrialStatus
 from .. import choices
+from ..overview.drilldown import PeriodField
 
 # What a datetime-local input sends.
 LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -173,13 +174,26 @@ def status_choices():
     return choices([("", _l("All"))] + [(s.value, LABELS[TrialStatus][s]) for s in TrialStatus])
 
 
+def sector_choices():
+    return choices([("", _l("All"))] + [(s.value, LABELS[Sector][s]) for s in Sector])
+
+
+def outcome_filter_choices():
+    return choices([("", _l("All"))] + [(o.value, LABELS[TrialOutcome][o]) for o in TrialOutcome])
+
+
 class TrialFilterForm(FlaskForm):
-    """The filters of the trial list and its CSV export (GET parameters)."""
+    """The filters of the trial list and its exports (GET parameters; the dashboards link here).
+    ``from``/``to``: months of the booking's start, i.e. when the trial ran."""
 
     class Meta:
         csrf = False  # a GET filter: nothing changes
 
+    sector = SelectField(_l("Sector"), choices=sector_choices, validators=[Optional()])
+    date_from = PeriodField(_l("Ran from (month)"), name="from")
+    date_to = PeriodField(_l("Ran until (month)"), name="to")
     status = SelectField(_l("Status"), choices=status_choices, validators=[Optional()])
+    outcome = SelectField(_l("Outcome"), choices=outcome_filter_choices, validators=[Optional()])
     scenario_id = SelectField(_l("Scenario"), choices=[], validators=[Optional()])
     firm_id = SelectField(_l("Firm"), choices=[], validators=[Optional()])
 

@@ -19,8 +19,9 @@ from ...i18n import label
 from ...models import (Booking, BookingStatus, Firm, Robot, Role, Scenario, ScenarioStatus, Trial, TrialStatus,
                        User)
 from ...storage import storage
-from ...exports import csv_response
+from ...exports import table_response
 from .. import choices, safe_next
+from ..overview import drilldown
 from .forms import (INCIDENT_ROWS, MEASUREMENT_ROWS, EvidenceForm, IncidentForm, RobotFilterForm, RobotForm,
                     TrialFilterForm, TrialForm)
 
@@ -510,9 +511,9 @@ def queue():
     return render_template("trials/queue.html", rows=trials.verification_queue())
 
 
-# --- the list and its CSV ---------------------------------------------------------------------
+# --- the list and its exports ------------------------------------------------------------------
 
-def _filters() -> tuple[TrialFilterForm, dict, bool]:
+def _filters() -> tuple[TrialFilterForm, dict, drilldown.Checked]:
     form = TrialFilterForm(request.args)
     locale = _locale()
     used = trials.trials_query(current_user).with_only_columns(Trial.scenario_id).order_by(None).distinct()
@@ -524,45 +525,56 @@ def _filters() -> tuple[TrialFilterForm, dict, bool]:
     else:
         firms = db.session.execute(sa.select(Firm.id, Firm.name).order_by(Firm.name)).all()
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
-    if not form.validate():
-        return form, {}, False
-    return form, {"status": form.status.data or "",
+    checked = drilldown.check(form)
+    if not checked.valid:
+        return form, {}, checked
+    return form, {"status": form.status.data or "", "outcome": form.outcome.data or "",
+                  "sector": form.sector.data or "", "ran_from": checked.start, "ran_before": checked.end,
                   "scenario_id": int(form.scenario_id.data) if form.scenario_id.data else None,
-                  "firm_id": int(form.firm_id.data) if "firm_id" in form and form.firm_id.data else None}, True
+                  "firm_id": int(form.firm_id.data) if "firm_id" in form and form.firm_id.data else None}, checked
+
+
+def _list_page(form: TrialFilterForm, filters: dict, checked: drilldown.Checked, status: int | None = None):
+    page = db.paginate(trials.trials_query(current_user, **filters), page=request.args.get("page", 1, type=int),
+                       per_page=PER_PAGE, error_out=False)
+    export_args = drilldown.link_args(form, request.args)
+    return render_template("trials/index.html", form=form, page=page, filtered=any(filters.values()),
+                           active=drilldown.active(form) if checked.valid else [],
+                           export_urls={fmt: url_for("trials.export", fmt=fmt, **export_args)
+                                        for fmt in ("csv", "xlsx")}), status or (200 if checked.valid else 422)
 
 
 @bp.get("/trials")
 def index():
     authorize(current_user, "trial.view")
-    form, filters, valid = _filters()
-    page = db.paginate(trials.trials_query(current_user, **filters), page=request.args.get("page", 1, type=int),
-                       per_page=PER_PAGE, error_out=False)
-    export_args = {k: v for k, v in request.args.items(multi=True) if k != "page"}
-    return render_template("trials/index.html", form=form, page=page, filtered=any(filters.values()),
-                           export_url=url_for("trials.export", **export_args)), 200 if valid else 422
+    return _list_page(*_filters())
 
 
-@bp.get("/trials/export.csv")
-def export():
+@bp.get("/trials/export.<any(csv, xlsx):fmt>")
+def export(fmt: str):
     authorize(current_user, "trial.export")
-    form, filters, valid = _filters()
-    if not valid:
-        return index()
+    form, filters, checked = _filters()
+    if not checked.clean:  # a filter left out would export rows nobody asked for
+        return _list_page(form, filters, checked, 422)
     locale = _locale()
     header = [_("Trial no."), _("Logged at"), _("Firm"), _("Scenario code"), _("Scenario"), _("Bay code"),
               _("Booking start"), _("Robot"), _("Software version"), _("Outcome"), _("Runs"), _("Successful runs"),
               _("Success rate"), _("Human interventions"), _("Protective stops"), _("Emergency stops"),
               _("Mean cycle time (s)"), _("Incidents"), _("Status"), _("Verified at"), _("Notes")]
     stamp = "%Y-%m-%d %H:%M"
+    csv = fmt == "csv"  # a spreadsheet gets numbers; the CSV keeps its fixed four decimals
 
     def rows():
         for t in db.session.scalars(trials.trials_query(current_user, **filters)):
             robot = f"{t.robot.name} ({t.robot.serial_number})" if t.robot is not None else ""
+            cycle = t.mean_cycle_time_s
             yield [t.id, timeutil.local(t.created_at).strftime(stamp), t.booking.firm.name, t.scenario.code,
                    t.scenario.title(locale), t.booking.bay.code, timeutil.local(t.booking.starts_at).strftime(stamp),
-                   robot, t.software_version, label(t.outcome), t.runs, t.successful_runs, f"{t.success_rate:.4f}",
+                   robot, t.software_version, label(t.outcome), t.runs, t.successful_runs,
+                   f"{t.success_rate:.4f}" if csv else round(t.success_rate, 4),
                    t.interventions, t.protective_stops, t.emergency_stops,
-                   "" if t.mean_cycle_time_s is None else f"{t.mean_cycle_time_s}", len(t.incidents), label(t.status),
+                   "" if cycle is None else (f"{cycle}" if csv else float(cycle)), len(t.incidents), label(t.status),
                    timeutil.local(t.verified_at).strftime(stamp) if t.verified_at else "", t.notes]
 
-    return csv_response(f"trials-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv", header, rows())
+    return table_response(fmt, f"trials-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}", header, rows(),
+                          title=_("Trials"))
