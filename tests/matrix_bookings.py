@@ -59,7 +59,8 @@ ENTRIES = {
         ("/bookings", None, signed_in(200)),
         ("/bookings?status=pending&bay_id={bk_bay}", None, signed_in(200)),
     ],
-    ("bookings.export", "GET"): [("/bookings/export.csv?bay_id={bk_bay}", None, signed_in(200))],
+    ("bookings.export", "GET"): [("/bookings/export.csv?bay_id={bk_bay}", None, signed_in(200)),
+                                 ("/bookings/export.xlsx?from=2026-01&to=2026-12", None, signed_in(200))],
     ("bookings.find", "GET"): [("/bookings/find?capabilities=motion_capture", None, signed_in(200))],
     ("bookings.queue", "GET"): [("/bookings/queue", None, only({"operator": 200, "admin": 200}))],
     ("bookings.detail", "GET"): [

@@ -369,8 +369,11 @@ def get_booking(actor: User, booking_id: int) -> Booking:
 
 
 def bookings_query(actor: User, *, status: str = "", bay_id: int | None = None, firm_id: int | None = None,
-                   start: datetime | None = None, end: datetime | None = None) -> sa.Select:
-    """Bookings visible to ``actor`` (a firm user: their firm's), filtered, by start time."""
+                   start: datetime | None = None, end: datetime | None = None,
+                   starts_from: datetime | None = None, starts_before: datetime | None = None) -> sa.Select:
+    """Bookings visible to ``actor`` (a firm user: their firm's), filtered, by start time.
+    ``start``/``end`` keep the bookings overlapping that window; ``starts_from``/``starts_before``
+    those starting in it (the month a booking counts in on the dashboards)."""
     query = sa.select(Booking).order_by(Booking.starts_at, Booking.id)
     if actor.role is Role.FIRM:
         query = query.where(Booking.firm_id == actor.firm_id)
@@ -384,6 +387,10 @@ def bookings_query(actor: User, *, status: str = "", bay_id: int | None = None, 
         query = query.where(Booking.ends_at > start)
     if end is not None:
         query = query.where(Booking.starts_at < end)
+    if starts_from is not None:
+        query = query.where(Booking.starts_at >= starts_from)
+    if starts_before is not None:
+        query = query.where(Booking.starts_at < starts_before)
     return query
 
 

@@ -13,6 +13,7 @@ from ...domain.bookings import MAX_SERIES_WEEKS
 from ...i18n import LABELS
 from ...models import BookingStatus, Capability
 from .. import choices
+from ..overview.drilldown import PeriodField
 
 # What a datetime-local input sends (and what the week calendar and finder put in links).
 LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -64,7 +65,8 @@ def status_choices():
 
 
 class ListFilterForm(FlaskForm):
-    """The filters of the bookings list and its CSV export (GET parameters)."""
+    """The filters of the bookings list and its exports (GET parameters; the dashboards link here).
+    ``from``/``to``: the month or day a booking starts in, both ends inclusive."""
 
     class Meta:
         csrf = False  # a GET filter: nothing changes
@@ -72,14 +74,8 @@ class ListFilterForm(FlaskForm):
     status = SelectField(_l("Status"), choices=status_choices, validators=[Optional()])
     bay_id = SelectField(_l("Bay"), choices=[], validators=[Optional()])
     firm_id = SelectField(_l("Firm"), choices=[], validators=[Optional()])
-    date_from = DateField(_l("From"), name="from", validators=[Optional()],
-                          invalid_value_message=_l("Enter a date, e.g. 2026-05-18."))
-    date_to = DateField(_l("To"), name="to", validators=[Optional()],
-                        invalid_value_message=_l("Enter a date, e.g. 2026-05-18."))
-
-    def validate_date_to(self, field):
-        if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError(_l("The end date must not be before the start date."))
+    date_from = PeriodField(_l("Starts from (month or day)"), name="from", days=True)
+    date_to = PeriodField(_l("Starts until (month or day)"), name="to", days=True)
 
 
 def capability_choices():

@@ -23,8 +23,9 @@ from ...extensions import db
 from ...i18n import label
 from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role,
                        Scenario, ScenarioStatus, User)
-from ...exports import csv_response
+from ...exports import table_response
 from .. import choices, safe_next
+from ..overview import drilldown
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
 
 bp = Blueprint("bookings", __name__)
@@ -509,10 +510,12 @@ def queue():
     return render_template("bookings/queue.html", rows=queue_rows(bookings.pending_queue()))
 
 
-# --- the bookings list and its CSV ------------------------------------------------------------
+# --- the bookings list and its exports --------------------------------------------------------
 
-def _filters() -> tuple[ListFilterForm, dict, bool]:
-    """The list's GET filters, checked, as arguments of ``bookings_query``."""
+def _filters() -> tuple[ListFilterForm, dict, drilldown.Checked]:
+    """The list's GET filters, checked, as arguments of ``bookings_query``. Staff see every firm's
+    bookings and may narrow to one; a firm user sees their own firm's only. ``from``/``to`` keep
+    the bookings starting in those months or days (the month a booking counts in on the dashboards)."""
     form = ListFilterForm(request.args)
     locale = _locale()
     every_bay = db.session.scalars(sa.select(Bay).order_by(Bay.code)).all()
@@ -522,17 +525,16 @@ def _filters() -> tuple[ListFilterForm, dict, bool]:
     else:
         firms = db.session.execute(sa.select(Firm.id, Firm.name).order_by(Firm.name)).all()
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
-    if not form.validate():
-        return form, {}, False
+    checked = drilldown.check(form)
+    if not checked.valid:
+        return form, {}, checked
     filters = {"status": form.status.data or "", "bay_id": int(form.bay_id.data) if form.bay_id.data else None,
                "firm_id": int(form.firm_id.data) if "firm_id" in form and form.firm_id.data else None,
-               "start": timeutil.at_local(form.date_from.data, time.min) if form.date_from.data else None,
-               "end": (timeutil.at_local(form.date_to.data + timedelta(days=1), time.min)
-                       if form.date_to.data else None)}
-    return form, filters, True
+               "starts_from": checked.start, "starts_before": checked.end}
+    return form, filters, checked
 
 
-def _list_page(form, filters: dict, valid: bool):
+def _list_page(form, filters: dict, checked: drilldown.Checked, status: int | None = None):
     base = bookings.bookings_query(current_user, **filters)
     current = timeutil.now()
     is_upcoming = sa.and_(Booking.status == BookingStatus.APPROVED, Booking.ends_at > current)
@@ -542,11 +544,13 @@ def _list_page(form, filters: dict, valid: bool):
     past = db.paginate(
         base.where(~is_upcoming, ~is_pending).order_by(None).order_by(Booking.starts_at.desc(), Booking.id.desc()),
         page=request.args.get("page", 1, type=int), per_page=PAST_PER_PAGE, error_out=False)
-    export_args = {k: v for k, v in request.args.items(multi=True) if k != "page"}
+    export_args = drilldown.link_args(form, request.args)
     return render_template("bookings/index.html", form=form, upcoming=upcoming[:LIST_LIMIT], pending=pending[:LIST_LIMIT],
                            more_upcoming=len(upcoming) > LIST_LIMIT, more_pending=len(pending) > LIST_LIMIT,
-                           past=past, limit=LIST_LIMIT, export_url=url_for("bookings.export", **export_args),
-                           filtered=any(filters.values())), 200 if valid else 422
+                           past=past, limit=LIST_LIMIT, filtered=any(filters.values()),
+                           active=drilldown.active(form, lead=("firm_id", "bay_id")) if checked.valid else [],
+                           export_urls={fmt: url_for("bookings.export", fmt=fmt, **export_args)
+                                        for fmt in ("csv", "xlsx")}), status or (200 if checked.valid else 422)
 
 
 @bp.get("/bookings")
@@ -555,21 +559,27 @@ def index():
     return _list_page(*_filters())
 
 
-@bp.get("/bookings/export.csv")
-def export():
+@bp.get("/bookings/export.<any(csv, xlsx):fmt>")
+def export(fmt: str):
     authorize(current_user, "booking.view")
-    form, filters, valid = _filters()
-    if not valid:
-        return _list_page(form, filters, valid)
+    form, filters, checked = _filters()
+    if not checked.clean:  # a filter left out would export rows nobody asked for
+        return _list_page(form, filters, checked, 422)
     locale = _locale()
     header = [_("Booking no."), _("Firm"), _("Bay code"), _("Bay"), _("Start"), _("End"), _("Hours"),
               _("Status"), _("Purpose"), _("Requested at"), _("Decision reason")]
     stamp = "%Y-%m-%d %H:%M"
     rows = ([b.id, b.firm.name, b.bay.code, b.bay.name(locale), timeutil.local(b.starts_at).strftime(stamp),
-             timeutil.local(b.ends_at).strftime(stamp), f"{b.hours:g}", label(b.status), b.purpose,
+             timeutil.local(b.ends_at).strftime(stamp), _hours(b.hours), label(b.status), b.purpose,
              timeutil.local(b.created_at).strftime(stamp), b.decision_reason]
             for b in db.session.scalars(bookings.bookings_query(current_user, **filters)))
-    return csv_response(f"bookings-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}.csv", header, rows)
+    return table_response(fmt, f"bookings-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}", header, rows,
+                          title=_("Bookings"))
+
+
+def _hours(hours: float) -> int | float:
+    """2 rather than 2.0, so the CSV reads "2" and the spreadsheet still gets a number."""
+    return int(hours) if float(hours).is_integer() else hours
 
 
 # --- free-slot finder -------------------------------------------------------------------------
