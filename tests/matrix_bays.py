@@ -51,5 +51,6 @@ ENTRIES = {
     ("bays.day", "GET"): [("/day", None, only(READERS)), ("/day?date=2026-03-02", None, only(READERS))],
     ("bays.utilisation", "GET"): [("/utilisation", None, only(READERS)),
                                   ("/utilisation?date_from=2026-01-01&date_to=2026-01-31", None, only(READERS))],
-    ("bays.utilisation_csv", "GET"): [("/utilisation.csv", None, only(READERS))],
+    ("bays.utilisation_export", "GET"): [("/utilisation.csv", None, only(READERS)),
+                                         ("/utilisation.xlsx", None, only(READERS))],
 }

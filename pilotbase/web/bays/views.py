@@ -20,7 +20,7 @@ from ...domain.timeutil import at_local, from_local_input, local, now, week_star
 from ...extensions import db
 from ...i18n import label
 from ...models import Bay, Blackout, Booking, BookingStatus, Capability, FirmStatus, Role
-from ...exports import csv_response
+from ...exports import table_response
 from .. import apply_domain_error, choices
 from .forms import BayForm, BlackoutForm, CancelBookingsForm, PeriodForm
 
@@ -404,6 +404,9 @@ def blackout_cancel_bookings(blackout_id: int):
         flash(_("This blackout has been lifted; its bookings can stay."), "error")
         return redirect(url_for("bays.blackout", blackout_id=blackout.id), 303)
     affected = bays.affected_by_blackout(blackout)
+    if not affected:  # cancelled or moved meanwhile: the page would show no form to explain a refusal
+        flash(_("No pending or approved booking overlaps this blackout any more; nothing was cancelled."), "error")
+        return redirect(url_for("bays.blackout", blackout_id=blackout.id), 303)
     form = CancelBookingsForm()
     form.booking_ids.choices = choices((b.id, str(b.id)) for b in affected)
     if not form.validate_on_submit():
@@ -585,8 +588,8 @@ def utilisation():
     return render_template("bays/utilisation.html", form=form, rows=rows, totals=totals, period=period)
 
 
-@bp.get("/utilisation.csv")
-def utilisation_csv():
+@bp.get("/utilisation.<any(csv, xlsx):fmt>")
+def utilisation_export(fmt: str):
     authorize(current_user, "utilisation.view")
     form = PeriodForm(request.args)
     period = _period(form)
@@ -600,5 +603,6 @@ def utilisation_csv():
              for row in rows]
     lines.append([_("Total"), "", "", totals["open_hours"], totals["booked_hours"], totals["percent"]])
     first, last = period
-    return csv_response(f"utilisation-{first.isoformat()}-{last.isoformat()}.csv", header, lines)
+    return table_response(fmt, f"utilisation-{first.isoformat()}-{last.isoformat()}", header, lines,
+                          title=_("Utilisation"))
 
