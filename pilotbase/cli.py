@@ -109,6 +109,24 @@ def init_app(app: Flask) -> None:
         click.echo(f"API token for {user.email} (shown once, keep it safe):")
         click.echo(secret)
 
+    @app.cli.command("check")
+    def check_command() -> None:
+        """Check the data's integrity (overlaps, audit trail, trials, incidents, dashboard rollups);
+        exit 1 on any finding."""
+        import time
+
+        from .domain import integrity, rollups
+
+        started = time.monotonic()
+        found = integrity.findings() + rollups.differences()
+        for line in found:
+            click.echo(line)
+        seconds = time.monotonic() - started
+        if found:
+            click.echo(f"{len(found)} finding(s) in {seconds:.1f} s", err=True)
+            sys.exit(1)
+        click.echo(f"integrity check: no findings ({seconds:.1f} s)")
+
     # --- notifications: reminders and the e-mail outbox (see pilotbase/mail.py) ---------------
 
     def _report_mail(report) -> None:
