@@ -33,14 +33,30 @@ def _derived_credit_code(name: str) -> str:
     return body + uscc.check_character(body)
 
 
+class _ProgressBars:
+    """Per-phase progress on stderr for long commands (``synthetic.Progress``)."""
+
+    def phase(self, label: str, total: int):
+        return click.progressbar(length=max(total, 1), label=f"{label:<14}", file=sys.stderr, show_pos=True)
+
+
 def init_app(app: Flask) -> None:
     @app.cli.command("seed")
     @click.option("--demo", is_flag=True, help="Also load the demo firms and one account per role.")
-    def seed_command(demo: bool) -> None:
+    @click.option("--synthetic", is_flag=True,
+                  help="Instead: a deterministic two-year synthetic history, into a database without bookings.")
+    @click.option("--scale", type=click.FloatRange(min=0, min_open=True, max=50), default=None,
+                  help="Size of the synthetic history (1.0: 40 bays, 120,000 bookings; default 1.0).")
+    def seed_command(demo: bool, synthetic: bool, scale: float | None) -> None:
         """Load reference data (and demo accounts); running it again changes nothing."""
         from .seeding import seed
 
         audit.client_address.set("cli")
+        if scale is not None and not synthetic:
+            _fail("--scale goes with --synthetic")
+        if synthetic:
+            _seed_synthetic(1.0 if scale is None else scale, demo)
+            return
         report = seed(demo=demo)
         for line in report.created:
             click.echo(f"created {line}")
@@ -50,6 +66,29 @@ def init_app(app: Flask) -> None:
             click.echo("\nDemo accounts (sign in at http://127.0.0.1:5000/login):")
             for role, email, password in report.accounts:
                 click.echo(f"  {role:<9} {email:<30} {password}")
+
+    def _seed_synthetic(scale: float, demo: bool) -> None:
+        import time
+
+        from . import synthetic
+        from .seeding import SeedReport, load_demo_accounts
+
+        started = time.monotonic()
+        try:
+            report = synthetic.generate(scale, progress=_ProgressBars())
+        except synthetic.Refused as exc:
+            db.session.rollback()
+            _fail(str(exc))
+        demo_report = SeedReport()
+        if demo:
+            load_demo_accounts(demo_report)
+        db.session.commit()
+        click.echo(f"synthetic history at scale {scale:g} in {time.monotonic() - started:.1f} s:")
+        for name, n in report.counts.items():
+            click.echo(f"  {name:<17} {n:>9,}")
+        click.echo(f"\nEvery synthetic account has the password {report.password}, e.g.:")
+        for role, email in report.accounts + [(r, e) for r, e, _p in demo_report.accounts]:
+            click.echo(f"  {role:<9} {email}")
 
     user_group = AppGroup("user", help="Manage user accounts.")
     app.cli.add_command(user_group)
