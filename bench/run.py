@@ -310,7 +310,9 @@ def prepare_fixture(app, slots_wanted: int) -> Fixture:
         scenario_id = db.session.execute(
             sa.select(Scenario.id).outerjoin(Trial, Trial.scenario_id == Scenario.id)
             .where(Scenario.status == ScenarioStatus.OPENED).group_by(Scenario.id)
-            .order_by(sa.func.count(Trial.id).desc(), Scenario.id).limit(1)).scalar_one()
+            # One with a registrant at every scale (the page then also names who registered it).
+            .order_by(Scenario.registered_by_id.is_(None), sa.func.count(Trial.id).desc(), Scenario.id)
+            .limit(1)).scalar_one()
         sector = db.session.execute(
             sa.select(Scenario.sector).where(Scenario.status == ScenarioStatus.OPENED)
             .group_by(Scenario.sector).order_by(sa.func.count().desc()).limit(1)).scalar_one()
@@ -556,10 +558,10 @@ def measure(url: str, scale: float, requests: int, warmups: int, only: str = "")
             "name": ep.name, "role": ep.role, "method": ep.make(0).method if ep.status != 201 else "POST",
             "path": _path_template(ep, fx), "shows": ep.shows, "requests": len(times),
             "p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "max_ms": round(max(times) * 1000, 2),
-            "queries": sorted(set(counts)), "bytes": size, "bare_p50_ms": round(base, 3),
+            "queries": statistics.mode(counts), "queries_range": [min(counts), max(counts)], "bytes": size, "bare_p50_ms": round(base, 3),
             "ratio_to_bare": round(p50 / base, 1) if base else None,
         })
-        print(f"  {ep.name:<36} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  queries {_q(sorted(set(counts))):>5}"
+        print(f"  {ep.name:<36} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  queries {_q([min(counts), max(counts)]):>5}"
               f"  {size:>8} B  x{p50 / base:5.1f} bare", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     with app.app_context():
@@ -590,7 +592,8 @@ def _row_counts() -> dict[str, int]:
 
 
 def _q(counts: list[int]) -> str:
-    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    """A [min, max] range as "7" or "7-8"."""
+    return str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
 
 
 # --- load under gunicorn ------------------------------------------------------------------------
@@ -791,15 +794,16 @@ def evaluate(by_scale: dict[float, dict]) -> tuple[list[dict], list[str]]:
             row[f"{scale:g}"] = found
         a, b = row.get(f"{SCALES[0]:g}"), row.get(f"{SCALES[1]:g}")
         row["growth"] = round(b["p95_ms"] / a["p95_ms"], 2) if a and b and a["p95_ms"] else None
-        row["same_queries"] = (a["queries"] == b["queries"] and len(b["queries"]) == 1) if a and b else None
+        # The usual count per request (an API token's once-a-minute "last used" write can add one).
+        row["same_queries"] = a["queries"] == b["queries"] if a and b else None
         if b:
             if b["p95_ms"] > GOAL_P95_MS:
                 missed.append(f"{ep['name']}: p95 {b['p95_ms']} ms at scale 1.0 (goal <= {GOAL_P95_MS:g} ms)")
         if row["growth"] is not None and row["growth"] > GOAL_GROWTH:
             missed.append(f"{ep['name']}: growth {row['growth']} (goal <= {GOAL_GROWTH:g})")
         if row["same_queries"] is False:
-            missed.append(f"{ep['name']}: queries {_q(a['queries'])} at 0.1, {_q(b['queries'])} at 1.0 "
-                          "(goal: one fixed count)")
+            missed.append(f"{ep['name']}: {a['queries']} queries per request at 0.1, {b['queries']} at 1.0 "
+                          "(goal: the same count)")
         rows.append(row)
     if large and large["peak_memory_mb"] > GOAL_MEMORY_MB:
         missed.append(f"peak memory {large['peak_memory_mb']} MB at scale 1.0 (goal <= {GOAL_MEMORY_MB:g} MB)")
@@ -813,7 +817,7 @@ def print_table(rows: list[dict], by_scale: dict[float, dict], load: dict | None
     print("\n" + head + "\n" + "-" * len(head))
     for row in rows:
         s, l = row.get(a), row.get(b)
-        queries = (_q(s["queries"]) if s else "-") + "/" + (_q(l["queries"]) if l else "-")
+        queries = (str(s["queries"]) if s else "-") + "/" + (str(l["queries"]) if l else "-")
         print(f"{row['name']:<36} {_ms(s, 'p50_ms'):>9} {_ms(s, 'p95_ms'):>9} {_ms(l, 'p50_ms'):>9} "
               f"{_ms(l, 'p95_ms'):>9} {row['growth'] if row['growth'] is not None else '-':>7} {queries:>9} "
               f"{(l or s)['bytes']:>10} {(l or s)['ratio_to_bare']:>7}")
@@ -884,6 +888,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(json.dumps(load_run(args.url, args.load_seconds, args.concurrency)))
         return 0
 
+    # Stopped from outside: still drop the working copies (the ``finally`` below).
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
     engine = engine_from_env()
     scales = tuple(float(s) for s in args.scales.split(","))
     by_scale: dict[float, dict] = {}
