@@ -87,8 +87,12 @@ def init_app(app: Flask) -> None:
         for name, n in report.counts.items():
             click.echo(f"  {name:<17} {n:>9,}")
         click.echo(f"\nEvery synthetic account has the password {report.password}, e.g.:")
-        for role, email in report.accounts + [(r, e) for r, e, _p in demo_report.accounts]:
+        for role, email in report.accounts:
             click.echo(f"  {role:<9} {email}")
+        if demo_report.accounts:
+            click.echo("\nDemo accounts:")
+            for role, email, password in demo_report.accounts:
+                click.echo(f"  {role:<9} {email:<30} {password}")
 
     user_group = AppGroup("user", help="Manage user accounts.")
     app.cli.add_command(user_group)

@@ -24,7 +24,7 @@ import bisect
 import json
 import math
 import random
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -67,7 +67,13 @@ class _Quiet:
         return _NullBar()
 
 
-class _NullBar(nullcontext):
+class _NullBar:
+    def __enter__(self) -> _NullBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
     def update(self, n: int) -> None:
         pass
 
@@ -512,7 +518,8 @@ class _Plan:
                 day = self.first_day + timedelta(days=offset)
                 for opens, closes in hours.get(str(day.weekday()), []):
                     t = self._at(day, _clock(opens))
-                    end = self._at(day + timedelta(days=1), time.min) if closes == "24:00" else self._at(day, _clock(closes))
+                    end = (self._at(day + timedelta(days=1), time.min) if closes == "24:00"
+                           else self._at(day, _clock(closes)))
                     t += timedelta(minutes=rng.choice(gaps))
                     while True:
                         minutes = rng.choices(options, weights)[0]
@@ -711,11 +718,12 @@ class _Plan:
             runs = rng.randint(1, 20)
             ok = int(runs * rng.uniform(0, 0.6))
         cycle = None if rng.random() < 0.1 else Decimal(f"{rng.uniform(3, 180):.2f}")
+        software = robot.software if robot is not None else f"v{rng.randint(1, 3)}.{rng.randint(0, 9)}.0"
         return {"outcome": outcome, "runs": runs, "successful_runs": ok,
                 "interventions": min(rng.choice((0, 0, 0, 1, 1, 2, 3)), runs * 3),
                 "protective_stops": rng.choice((0, 0, 0, 0, 1, 2)), "emergency_stops": 0,
                 "mean_cycle_time_s": cycle,
-                "software_version": robot.software if robot is not None else f"v{rng.randint(1, 3)}.{rng.randint(0, 9)}.0",
+                "software_version": software,
                 "notes": ""}
 
     def _plan_trial_review(self, t: _Trial) -> None:
@@ -1063,7 +1071,7 @@ def _credit_code(serial: int) -> str:
 
 
 @contextmanager
-def _large_cache(kib: int = 512 * 1024):
+def _large_cache(kib: int = 128 * 1024):
     """SQLite: a page cache big enough for the indexes being filled, for this connection while
     inserting (the default 2 MB makes a large transaction spill to disk over and over)."""
     if db.session.get_bind().dialect.name != "sqlite":
@@ -1071,10 +1079,9 @@ def _large_cache(kib: int = 512 * 1024):
         return
     previous = db.session.scalar(sa.text("PRAGMA cache_size"))
     db.session.execute(sa.text(f"PRAGMA cache_size = -{int(kib)}"))
-    try:
-        yield
-    finally:
-        db.session.execute(sa.text(f"PRAGMA cache_size = {int(previous)}"))
+    yield
+    # Not in a ``finally``: after an error the command ends and the connection with it.
+    db.session.execute(sa.text(f"PRAGMA cache_size = {int(previous)}"))
 
 
 def _first_free_id(table: str) -> int:

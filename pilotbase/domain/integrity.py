@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import Callable, Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import (AuditEvent, Bay, Booking, BookingStatus, Firm, Incident, IncidentKind, IncidentStatus,
@@ -102,24 +101,22 @@ def _overlapping_holds() -> list[str]:
     is compared with the latest end among the holding bookings of its bay that start before it."""
     status = _text(Booking.status)
     ordered = sa.select(
-        Booking.id, Booking.bay_id, Booking.starts_at,
+        Booking.id, Booking.bay_id, Booking.starts_at, Booking.ends_at,
         sa.func.max(Booking.ends_at).over(partition_by=Booking.bay_id, order_by=(Booking.starts_at, Booking.id),
                                           rows=(None, -1)).label("previous_end"),
     ).where(status.in_(HOLDING)).subquery()
-    late = (sa.select(ordered.c.id, ordered.c.bay_id).where(ordered.c.previous_end > ordered.c.starts_at)
-            .order_by(ordered.c.bay_id, ordered.c.starts_at))
+    late = (sa.select(ordered.c.id, ordered.c.bay_id, ordered.c.starts_at, ordered.c.ends_at)
+            .where(ordered.c.previous_end > ordered.c.starts_at).order_by(ordered.c.bay_id, ordered.c.starts_at))
     lines = []
     rows = db.session.execute(late.limit(LIMIT + 1)).all()
-    for row in rows[:LIMIT]:
-        this = aliased(Booking)
-        other = aliased(Booking)
+    for row in rows[:LIMIT]:  # a few lookups, only when something is wrong
         partners = db.session.execute(
-            sa.select(other.id, Bay.code).join(this, this.id == row.id).outerjoin(Bay, Bay.id == other.bay_id)
-            .where(other.bay_id == this.bay_id, other.id != this.id, _text(other.status).in_(HOLDING),
-                   other.starts_at < this.ends_at, this.starts_at < other.ends_at,
-                   sa.or_(other.starts_at < this.starts_at,
-                          sa.and_(other.starts_at == this.starts_at, other.id < this.id)))
-            .order_by(other.starts_at, other.id)).all()
+            sa.select(Booking.id, Bay.code).outerjoin(Bay, Bay.id == Booking.bay_id)
+            .where(Booking.bay_id == row.bay_id, Booking.id != row.id, _text(Booking.status).in_(HOLDING),
+                   Booking.starts_at < row.ends_at, Booking.ends_at > row.starts_at,
+                   sa.or_(Booking.starts_at < row.starts_at,
+                          sa.and_(Booking.starts_at == row.starts_at, Booking.id < row.id)))
+            .order_by(Booking.starts_at, Booking.id)).all()
         code = partners[0].code if partners else row.bay_id
         lines.append(f"bay {code}: holding bookings {', '.join(str(p.id) for p in partners)} and {row.id} overlap")
     if len(rows) > LIMIT:
@@ -189,7 +186,8 @@ def _trial_bookings() -> list[str]:
         if row.found is None:
             return f"trial {row.id}: its booking {row.booking_id} does not exist"
         if row.booking_firm != row.firm_id:
-            return f"trial {row.id}: its firm {row.firm_id} is not the firm {row.booking_firm} of booking {row.booking_id}"
+            return (f"trial {row.id}: its firm {row.firm_id} is not the firm {row.booking_firm} "
+                    f"of booking {row.booking_id}")
         if row.status in ("cancelled", "no_show"):
             return f"trial {row.id}: booking {row.booking_id} is {row.status} and was never approved"
         return f"trial {row.id}: booking {row.booking_id} is {row.status}, not approved or completed"
