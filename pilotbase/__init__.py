@@ -113,8 +113,24 @@ def _refuse_impossible_ids(endpoint, values) -> None:
         abort(404)
 
 
+def _refuse_nul_characters() -> None:
+    """A NUL character in a query or form value, a field name or a file name is refused (422): no
+    one types one, and PostgreSQL cannot store it in text (it would be a 500)."""
+    from flask_babel import lazy_gettext as _l
+
+    from .domain.errors import ValidationFailed
+
+    pairs = [*request.args.items(multi=True), *request.form.items(multi=True),
+             *((name, upload.filename or "") for name, upload in request.files.items(multi=True))]
+    bad = sorted({name or "" for name, value in pairs if "\x00" in (name or "") + value})
+    if bad:
+        raise ValidationFailed(_l("Some fields are missing or not valid."),
+                               fields={name: [_l("This value is not valid.")] for name in bad})
+
+
 def _register_blueprints(app: Flask) -> None:
     app.url_value_preprocessor(_refuse_impossible_ids)
+    app.before_request(_refuse_nul_characters)
     from .api import bp as api_bp
     from .api import docs_bp
     from .web.admin.views import bp as admin_bp

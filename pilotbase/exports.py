@@ -45,6 +45,7 @@ def xlsx_bytes(title: str, header: Iterable, rows: Iterable[Iterable]) -> bytes:
     other cell is stored as text, so nothing typed by a user becomes a formula."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
@@ -56,7 +57,9 @@ def xlsx_bytes(title: str, header: Iterable, rows: Iterable[Iterable]) -> bytes:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out = WriteOnlyCell(sheet, value=value)
         else:
-            out = WriteOnlyCell(sheet, value="" if value is None else str(value))
+            # XML cannot carry most control characters (a NUL or ESC typed into a form): they become U+FFFD.
+            text = "" if value is None else ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(value))
+            out = WriteOnlyCell(sheet, value=text)
             out.data_type = "s"
         if font is not None:
             out.font = font

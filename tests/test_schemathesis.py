@@ -70,7 +70,7 @@ def seeded(app, users, make_bay, make_booking):
 def _api_schema(app):
     config = schemathesis.Config.from_dict({
         "seed": 20260101,
-        "generation": {"deterministic": True, "database": "none"},
+        "generation": {"deterministic": True, "database": "none", "allow-x00": True},
         "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
         "warnings": False,
     })
@@ -118,3 +118,28 @@ def test_api_conforms_to_its_openapi_document(app, seeded):
             except (Exception, FailureGroup) as exc:  # every operation gets its run; all failures reported at once
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
     assert not failures, "\n\n".join(failures)
+
+
+# --- what the fuzzing found, pinned down -------------------------------------------------------
+
+def test_inputs_schemathesis_found(app, client, seeded):
+    auth = {"Authorization": f"Bearer {seeded['tokens']['firm']}"}
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"] == "3.1.0" and "200" in doc["paths"]["/openapi.json"]["get"]["responses"]
+    far_page = client.get(f"/api/v1/bays?page={10**20}", headers=auth)
+    assert far_page.status_code == 200 and far_page.get_json()["items"] == []
+    assert client.get(f"/api/v1/bookings/{2**40}", headers=auth).status_code == 404
+    body = {"bay_id": 2**40, "start": "2026-12-01T09:00:00+08:00", "end": "2026-12-01T11:00:00+08:00",
+            "purpose": "Trial"}
+    huge = client.post("/api/v1/bookings", json=body, headers=auth)
+    assert huge.status_code == 422 and "bay_id" in huge.get_json()["error"]["fields"]
+    year_one = client.post("/api/v1/bookings", json={**body, "bay_id": 1, "start": "0001-01-01T00:00:00+14:00"},
+                           headers=auth)
+    assert year_one.get_json()["error"]["fields"] == {"start": ["Enter a date between 1970 and 2999."]}
+    nul = client.post("/api/v1/bookings", json={**body, "bay_id": 1, "purpose": "a\u0000b"}, headers=auth)
+    assert nul.status_code == 422 and nul.get_json()["error"]["fields"] == {"purpose": ["This value is not valid."]}
+    unnamed_part = (b"--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B\r\n"
+                    b"Content-Disposition: form-data; name=\"file\"; filename=\"log.txt\"\r\n\r\nrun 1 ok\r\n--B--\r\n")
+    upload = client.post(f"/api/v1/trials/{seeded['ids']['trial'][0]}/evidence", data=unnamed_part,
+                         headers={**auth, "Idempotency-Key": "k1", "Content-Type": "multipart/form-data; boundary=B"})
+    assert upload.status_code == 201, upload.get_json()

@@ -78,7 +78,7 @@ def _translate_pydantic(err: dict) -> str:
     if kind == "extra_forbidden":
         return str(_l("Unknown field."))
     if kind == "instant_range":
-        return str(_l("Give a date-time between %(low)s and %(high)s.", **err.get("ctx", {})))
+        return str(_l("Enter a date between %(low)s and %(high)s.", **err.get("ctx", {})))
     if kind.startswith("datetime") or kind == "timezone_aware":
         return str(_l("Give an RFC 3339 date-time with an offset, e.g. 2026-12-01T09:00:00+08:00."))
     if kind in ("int_parsing", "int_type", "float_parsing", "float_type"):
@@ -95,10 +95,26 @@ def parse_body(model: type[Model]) -> Model:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise BadBody(_l("The body must be a JSON object."))
+    if bad := _nul_paths(data):  # valid JSON ("\u0000"), but no text column can hold it
+        raise ValidationFailed(_l("Some fields are missing or not valid."),
+                               fields={path: [_l("This value is not valid.")] for path in bad})
     try:
         return model.model_validate(data)
     except PydanticError as exc:
         raise ValidationFailed(_l("Some fields are missing or not valid."), fields=_pydantic_fields(exc)) from None
+
+
+def _nul_paths(value, path: str = "") -> list[str]:
+    """Where a NUL character hides in a parsed JSON value (keys included), as dotted paths."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    found = []
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        found += [where] if isinstance(key, str) and "\x00" in key else []
+        found += _nul_paths(item, where)
+    return found
 
 
 def parse_query(model: type[Model]) -> Model:

@@ -8,20 +8,18 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from ..domain.timeutil import PLAUSIBLE_YEARS
 from ..models.base import MAX_ID
 
 # An id given by the caller: one beyond what the database can hold names nothing (422, not a 500).
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
-INSTANT_YEARS = (1970, 2999)
 
 
 def _plausible_year(value: datetime) -> datetime:
-    # Year 1 or 9999 overflows when moved to UTC, and before 1901 the base's zone had a local mean
-    # time offset with seconds, which RFC 3339 cannot write: neither is a date anyone books.
-    if not INSTANT_YEARS[0] <= value.year <= INSTANT_YEARS[1]:
+    if not PLAUSIBLE_YEARS[0] <= value.year <= PLAUSIBLE_YEARS[1]:
         raise PydanticCustomError("instant_range", "a date-time between {low} and {high}",
-                                  {"low": INSTANT_YEARS[0], "high": INSTANT_YEARS[1]})
+                                  {"low": PLAUSIBLE_YEARS[0], "high": PLAUSIBLE_YEARS[1]})
     return value
 
 

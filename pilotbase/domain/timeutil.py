@@ -8,6 +8,11 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 
+# The years a date typed by a person may name. Year 1 or 9999 overflows when moved to UTC, and before
+# 1901 Asia/Shanghai kept local mean time (+08:05:43), which RFC 3339 cannot write: no one books then.
+PLAUSIBLE_YEARS = (1970, 2999)
+
+
 def base_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["PILOTBASE_TIMEZONE"])
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import fields
 from wtforms.fields.choices import SelectChoice
 
 from ..domain.errors import DomainError
+from ..domain.timeutil import PLAUSIBLE_YEARS
 
 
 def apply_domain_error(form: FlaskForm, exc: DomainError, rename: dict[str, str] | None = None) -> None:
@@ -36,3 +39,22 @@ def safe_next(default_endpoint: str = "main.home", **values) -> str:
 def choices(pairs) -> list[SelectChoice]:
     """Select options from ``(value, label)`` pairs (WTForms 3.3+ wants SelectChoice)."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class _PlausibleYear:
+    """A typed date outside PLAUSIBLE_YEARS is a field error, not an overflow further on."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not PLAUSIBLE_YEARS[0] <= self.data.year <= PLAUSIBLE_YEARS[1]:
+            self.data = None
+            raise ValueError(_l("Enter a date between %(low)s and %(high)s.", low=PLAUSIBLE_YEARS[0],
+                                high=PLAUSIBLE_YEARS[1]))
+
+
+class DateField(_PlausibleYear, fields.DateField):
+    """The date field every form uses."""
+
+
+class DateTimeLocalField(_PlausibleYear, fields.DateTimeLocalField):
+    """The datetime-local field every form uses."""

@@ -1,11 +1,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, StringField, TelField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ...i18n import LABELS, LANGUAGE_NAMES
 from ...models import Role
-from .. import choices
+from .. import DateField, choices
 
 
 def role_choices():

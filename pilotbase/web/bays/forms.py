@@ -2,14 +2,14 @@ from datetime import time
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField, TimeField)
+from wtforms import (BooleanField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField,
+                     TimeField)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...i18n import LABELS
 from ...models import Capability, CollaborationMode
-from .. import choices
+from .. import DateField, DateTimeLocalField, choices
 
 WEEKDAYS = range(7)  # Monday = 0, as in Bay.opening_hours
 MIDNIGHT = time(0, 0)

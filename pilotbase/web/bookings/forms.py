@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DateTimeLocalField, DecimalField, IntegerField, SelectField,
-                     SelectMultipleField, TextAreaField)
+from wtforms import BooleanField, DecimalField, IntegerField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...domain.bookings import MAX_SERIES_WEEKS
 from ...i18n import LABELS
 from ...models import BookingStatus, Capability
-from .. import choices
+from .. import DateField, DateTimeLocalField, choices
 from ..overview.drilldown import PeriodField
 
 # What a datetime-local input sends (and what the week calendar and finder put in links).

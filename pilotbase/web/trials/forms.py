@@ -6,13 +6,13 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import (BooleanField, DateTimeLocalField, DecimalField, FieldList, Form, FormField, IntegerField,
-                     SelectField, StringField, TextAreaField)
+from wtforms import (BooleanField, DecimalField, FieldList, Form, FormField, IntegerField, SelectField, StringField,
+                     TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ...i18n import LABELS, SEVERITY_LABELS
 from ...models import IncidentKind, RobotType, Sector, TrialOutcome, TrialStatus
-from .. import choices
+from .. import DateTimeLocalField, choices
 from ..overview.drilldown import PeriodField
 
 # What a datetime-local input sends.
