@@ -69,17 +69,17 @@ def _checksums(conn: Connection) -> Checksums:
         for setting in ("TimeZone = 'UTC'", "DateStyle = 'ISO, YMD'", "IntervalStyle = 'iso_8601'",
                         "extra_float_digits = 1", "bytea_output = 'hex'"):
             conn.exec_driver_sql(f"SET LOCAL {setting}")
-    quote = conn.dialect.identifier_preparer.quote
     inspector = sa.inspect(conn)
     result: Checksums = {}
     for table in sorted(_tables(conn)):
         columns = [c["name"] for c in inspector.get_columns(table)]
         order = inspector.get_pk_constraint(table).get("constrained_columns") or columns
-        select = ", ".join(f"{quote(c)}::text" if postgres else quote(c) for c in columns)
-        query = f"SELECT {select} FROM {quote(table)} ORDER BY {', '.join(quote(c) for c in order)}"
+        source = sa.table(table, *(sa.column(c) for c in columns))
+        query = (sa.select(*(sa.cast(source.c[c], sa.Text) if postgres else source.c[c] for c in columns))
+                 .order_by(*(source.c[c] for c in order)))
         digest = hashlib.sha256()
         rows = 0
-        for row in conn.execution_options(stream_results=True, yield_per=1000).exec_driver_sql(query):
+        for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
             rows += 1
             for value in row:
                 digest.update(_cell(value))
@@ -112,9 +112,8 @@ def _tables(conn: Connection) -> list[str]:
 
 def _tables_with_data(conn: Connection) -> list[str]:
     """The tables holding rows, apart from those a migrated, empty database already fills."""
-    quote = conn.dialect.identifier_preparer.quote
     return [table for table in sorted(_tables(conn)) if table not in BOOKKEEPING_TABLES
-            and conn.scalar(sa.text(f"SELECT EXISTS (SELECT 1 FROM {quote(table)})"))]
+            and conn.scalar(sa.select(sa.exists().select_from(sa.table(table))))]
 
 
 # --- entry points -------------------------------------------------------------------------------

@@ -1086,12 +1086,12 @@ def _large_cache(kib: int = 128 * 1024):
 
 def _first_free_id(table: str) -> int:
     """The first id above every id the table has handed out (rows, sequence, AUTOINCREMENT)."""
-    highest = db.session.scalar(sa.text(f"SELECT max(id) FROM {table}")) or 0
+    highest = db.session.scalar(sa.select(sa.func.max(sa.column("id"))).select_from(sa.table(table))) or 0
     if db.session.get_bind().dialect.name == "postgresql":
-        sequence = db.session.scalar(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table})
-        if sequence:
-            last, called = db.session.execute(sa.text(f"SELECT last_value, is_called FROM {sequence}")).one()
-            highest = max(highest, last if called else last - 1)
+        # The sequence's last value handed out (NULL while it has handed out none).
+        last = db.session.scalar(sa.text("SELECT pg_sequence_last_value(CAST(pg_get_serial_sequence(:t, 'id') "
+                                         "AS regclass))"), {"t": table})
+        highest = max(highest, last or 0)
     else:
         has_sequences = db.session.scalar(sa.text(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"))
@@ -1106,6 +1106,7 @@ def _sync_sequences(tables: list[str]) -> None:
     if db.session.get_bind().dialect.name != "postgresql":
         return
     for table in tables:
-        db.session.execute(sa.text(
-            f"SELECT setval(pg_get_serial_sequence(:t, 'id'), (SELECT max(id) FROM {table})) "
-            f"WHERE EXISTS (SELECT 1 FROM {table})"), {"t": table})
+        rows = sa.table(table, sa.column("id"))
+        highest = sa.select(sa.func.max(rows.c.id)).scalar_subquery()
+        db.session.execute(sa.select(sa.func.setval(sa.func.pg_get_serial_sequence(table, "id"), highest))
+                           .where(sa.exists().select_from(rows)))
