@@ -763,7 +763,7 @@ def machine(engine: Engine) -> dict:
             "platform": platform.platform(), "cpu": _cpu_model()}
     if isinstance(engine, PostgresEngine):
         try:
-            info["server"] = engine._admin("SELECT version()")[0][0][0].split(",")[0]
+            info["server"] = " ".join(engine._admin("SELECT version()")[0][0][0].split()[:2])
         except Exception:  # noqa: BLE001 - only descriptive
             pass
     else:
