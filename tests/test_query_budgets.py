@@ -94,6 +94,10 @@ class History:
                                 (Trial, trials), (Incident, incidents)):
                 if rows:
                     db.session.execute(sa.insert(model), rows)
+            if db.engine.dialect.name == "postgresql":  # explicit ids do not move the sequences
+                for table in ("firms", "scenarios", "bookings", "trials", "incidents"):
+                    db.session.execute(sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
             rollups.rebuild()
             db.session.commit()
         self.done += n
