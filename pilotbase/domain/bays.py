@@ -300,7 +300,14 @@ def find_free_slots(*, capabilities: list[str], min_hours: float, start: datetim
     """
     bays = list(db.session.scalars(bays_query(capabilities)))
     current = now()
-    bookings = holding_bookings([b.id for b in bays], start, end)
+    # Only the intervals are needed: plain rows, grouped by bay (no ORM objects, no per-bay scan).
+    held: dict[int, list] = {}
+    if bays:
+        for row in db.session.execute(
+                sa.select(Booking.bay_id, Booking.starts_at, Booking.ends_at)
+                .where(Booking.bay_id.in_([b.id for b in bays]), Booking.status.in_(HOLDING),
+                       Booking.starts_at < end, Booking.ends_at > start)):
+            held.setdefault(row.bay_id, []).append(row)
     blackouts = blackouts_between(None, start, end)
     slots = []
     need = timedelta(hours=min_hours)
@@ -309,7 +316,7 @@ def find_free_slots(*, capabilities: list[str], min_hours: float, start: datetim
         latest = min(end, current + timedelta(days=bay.horizon_days))
         if latest <= earliest:
             continue
-        own = [b for b in bookings if b.bay_id == bay.id]
+        own = held.get(bay.id, [])
         dark = [b for b in blackouts if b.bay_id in (None, bay.id)]
         free, _busy = availability(bay, earliest, latest, own, dark)
         step = timedelta(minutes=bay.granularity_minutes)

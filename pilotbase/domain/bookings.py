@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..database import lock_row
 from ..extensions import db
-from ..models import (HOLDING, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role, Scenario,
-                      ScenarioStatus, User)
+from ..models import (HOLDING, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmMonthStat, FirmStatus, Robot, Role,
+                      Scenario, ScenarioStatus, User)
 from . import audit, bays, rollups
 from ..i18n import label
 from .errors import DomainError, InvalidTransition, NotFound, RuleViolation, ValidationFailed
@@ -394,10 +394,30 @@ def bookings_query(actor: User, *, status: str = "", bay_id: int | None = None, 
     return query
 
 
+def pending_queue_query() -> sa.Select:
+    """Pending requests, oldest first (the operators' queue; ix_bookings_status_created)."""
+    return sa.select(Booking).where(Booking.status == BookingStatus.PENDING).order_by(Booking.created_at, Booking.id)
+
+
 def pending_queue() -> list[Booking]:
-    """Pending requests, oldest first (the operators' queue)."""
-    return list(db.session.scalars(sa.select(Booking).where(Booking.status == BookingStatus.PENDING)
-                                   .order_by(Booking.created_at, Booking.id)))
+    """Every pending request, oldest first."""
+    return list(db.session.scalars(pending_queue_query()))
+
+
+def quota_used_by(bookings: list[Booking]) -> dict[int, float]:
+    """``quota_used_hours`` of each booking's firm in the booking's local month, by booking id:
+    one query on the monthly rollups (kept in step with every change) for however many bookings,
+    so the approval queue costs what it shows."""
+    if not bookings:
+        return {}
+    months = {b.id: rollups.month_of(b.starts_at) for b in bookings}
+    rows = db.session.execute(
+        sa.select(FirmMonthStat.firm_id, FirmMonthStat.month, sa.func.sum(FirmMonthStat.minutes))
+        .where(FirmMonthStat.firm_id.in_({b.firm_id for b in bookings}), FirmMonthStat.month.in_(set(months.values())),
+               FirmMonthStat.status.in_([s.value for s in QUOTA_STATUSES]))
+        .group_by(FirmMonthStat.firm_id, FirmMonthStat.month))
+    minutes = {(firm_id, month): int(total or 0) for firm_id, month, total in rows}
+    return {b.id: minutes.get((b.firm_id, months[b.id]), 0) / 60 for b in bookings}
 
 
 def obstacles(pending: list[Booking]) -> dict[int, list]:

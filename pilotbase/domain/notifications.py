@@ -22,11 +22,13 @@ def firm_members(firm_id: int) -> list[User]:
     return list(db.session.scalars(sa.select(User).where(User.firm_id == firm_id, User.active.is_(True))))
 
 
-def notify(users: Iterable[User], kind: str, params: dict, link: str = "") -> list[Notification]:
-    """One notification per user; each is also queued for e-mail."""
-    rows = [Notification(user_id=u.id, kind=kind, params=params, link=link) for u in users]
-    db.session.add_all(rows)
-    return rows
+def notify(users: Iterable[User], kind: str, params: dict, link: str = "") -> int:
+    """One notification per user, each also queued for e-mail; returns how many. One INSERT
+    statement however many users (the ORM would write one row per statement to learn the ids)."""
+    rows = [{"user_id": u.id, "kind": kind, "params": params, "link": link} for u in users]
+    if rows:
+        db.session.execute(sa.insert(Notification), rows)
+    return len(rows)
 
 
 def unread_count(user: User) -> int:

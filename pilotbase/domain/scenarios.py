@@ -268,10 +268,14 @@ def catalogue_query(viewer: User | None, f: Filters) -> sa.Select:
     return query.order_by(Scenario.opened_at.desc().nulls_last(), Scenario.code)
 
 
+def review_queue_query() -> sa.Select:
+    """Submitted scenarios, oldest submission first (ix_scenarios_status_submitted)."""
+    return sa.select(Scenario).where(Scenario.status == S.SUBMITTED).order_by(Scenario.submitted_at, Scenario.id)
+
+
 def review_queue() -> list[Scenario]:
-    """Submitted scenarios, oldest submission first."""
-    return list(db.session.scalars(sa.select(Scenario).where(Scenario.status == S.SUBMITTED)
-                                   .order_by(Scenario.submitted_at, Scenario.id)))
+    """Every submitted scenario, oldest submission first."""
+    return list(db.session.scalars(review_queue_query()))
 
 
 def hosting_bays(scenario: Scenario) -> list[Bay]:

@@ -335,10 +335,14 @@ def trials_query(actor: User, *, scenario_id: int | None = None, booking_id: int
     return query
 
 
+def verification_queue_query() -> sa.Select:
+    """Recorded trials waiting for the base, oldest first (ix_trials_status_created)."""
+    return sa.select(Trial).where(Trial.status == T.RECORDED).order_by(Trial.created_at, Trial.id)
+
+
 def verification_queue() -> list[Trial]:
-    """Recorded trials waiting for the base, oldest first."""
-    return list(db.session.scalars(sa.select(Trial).where(Trial.status == T.RECORDED)
-                                   .order_by(Trial.created_at, Trial.id)))
+    """Every recorded trial waiting for the base, oldest first."""
+    return list(db.session.scalars(verification_queue_query()))
 
 
 def scenario_stats(scenario_id: int) -> dict:

@@ -33,6 +33,7 @@ bp = Blueprint("bookings", __name__)
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # the value of a datetime-local input, and of start/end in links
 LIST_LIMIT = 100  # upcoming and pending rows shown before asking to narrow the filters
 PAST_PER_PAGE = 25
+QUEUE_PER_PAGE = 20  # requests per page of the approval queue: its cost stays that of one page
 
 
 @bp.before_request
@@ -493,21 +494,20 @@ def queue_rows(pending: list[Booking]) -> list[QueueRow]:
     in its way (``bookings.obstacles``)."""
     current = timeutil.now()
     issues = bookings.obstacles(pending)
-    used: dict[tuple[int, datetime], float] = {}
+    used = bookings.quota_used_by(pending)
     rows = []
     for b in pending:
-        key = (b.firm_id, timeutil.month_bounds(b.starts_at)[0])
-        if key not in used:
-            used[key] = bookings.quota_used_hours(b.firm, b.starts_at)
         age = format_timedelta(max(current - b.created_at, timedelta(0)), granularity="minute", threshold=1)
-        rows.append(QueueRow(b, age, used[key], b.firm.monthly_quota_hours, [str(i) for i in issues[b.id]]))
+        rows.append(QueueRow(b, age, used[b.id], b.firm.monthly_quota_hours, [str(i) for i in issues[b.id]]))
     return rows
 
 
 @bp.get("/bookings/queue")
 def queue():
     authorize(current_user, "booking.decide")
-    return render_template("bookings/queue.html", rows=queue_rows(bookings.pending_queue()))
+    page = db.paginate(bookings.pending_queue_query(), page=request.args.get("page", 1, type=int),
+                       per_page=QUEUE_PER_PAGE, error_out=False)
+    return render_template("bookings/queue.html", rows=queue_rows(page.items), page=page)
 
 
 # --- the bookings list and its exports --------------------------------------------------------
@@ -569,10 +569,20 @@ def export(fmt: str):
     header = [_("Booking no."), _("Firm"), _("Bay code"), _("Bay"), _("Start"), _("End"), _("Hours"),
               _("Status"), _("Purpose"), _("Requested at"), _("Decision reason")]
     stamp = "%Y-%m-%d %H:%M"
-    rows = ([b.id, b.firm.name, b.bay.code, b.bay.name(locale), timeutil.local(b.starts_at).strftime(stamp),
-             timeutil.local(b.ends_at).strftime(stamp), _hours(b.hours), label(b.status), b.purpose,
-             timeutil.local(b.created_at).strftime(stamp), b.decision_reason]
-            for b in db.session.scalars(bookings.bookings_query(current_user, **filters)))
+    zone = timeutil.base_zone()
+    statuses = {s: str(label(s)) for s in BookingStatus}
+    english = locale.startswith("en")
+    # Plain rows (no ORM objects): a month of the whole base is thousands of lines.
+    query = (bookings.bookings_query(current_user, **filters)
+             .with_only_columns(Booking.id, Firm.name, Bay.code, Bay.name_zh, Bay.name_en, Booking.starts_at,
+                                Booking.ends_at, Booking.status, Booking.purpose, Booking.created_at,
+                                Booking.decision_reason)
+             .select_from(sa.join(Booking, Firm, Firm.id == Booking.firm_id).join(Bay, Bay.id == Booking.bay_id)))
+    rows = ([r.id, r.name, r.code, r.name_en if english and r.name_en else r.name_zh,
+             r.starts_at.astimezone(zone).strftime(stamp), r.ends_at.astimezone(zone).strftime(stamp),
+             _hours((r.ends_at - r.starts_at).total_seconds() / 3600), statuses[r.status], r.purpose,
+             r.created_at.astimezone(zone).strftime(stamp), r.decision_reason]
+            for r in db.session.execute(query))
     return table_response(fmt, f"bookings-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}", header, rows,
                           title=_("Bookings"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import time, timedelta
 from urllib.parse import urlencode
 
@@ -370,29 +369,13 @@ def update(scenario_id: int):
 
 # --- review queue -----------------------------------------------------------------------------
 
-@dataclass
-class ListPage:
-    """One page of an in-memory list, with the attributes the ``pager`` macro reads."""
-
-    all_items: list
-    page: int
-    per_page: int = PER_PAGE
-
-    def __post_init__(self):
-        self.total = len(self.all_items)
-        self.pages = max(1, -(-self.total // self.per_page))
-        self.page = min(max(1, self.page), self.pages)
-        self.items = self.all_items[(self.page - 1) * self.per_page:self.page * self.per_page]
-        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
-        self.prev_num, self.next_num = self.page - 1, self.page + 1
-
-
 @bp.get("/scenarios/review")
 @login_required
 def review():
     authorize(current_user, "scenario.review")
     current = now()
-    page = ListPage(scenarios.review_queue(), request.args.get("page", 1, type=int))
+    page = db.paginate(scenarios.review_queue_query(), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+                       error_out=False)
     duplicates = scenarios.duplicates_of(current_user, page.items)
     rows = [{"s": s, "age": format_timedelta(current - s.submitted_at, threshold=1.1) if s.submitted_at else "—",
              "duplicates": duplicates[s.id]} for s in page.items]

@@ -505,10 +505,14 @@ def download(evidence_id: int):
 
 # --- the verification queue -------------------------------------------------------------------
 
+QUEUE_PER_PAGE = 20  # trials per page of the queue: its cost stays that of one page
+
 @bp.get("/trials/queue")
 def queue():
     authorize(current_user, "trial.verify")
-    return render_template("trials/queue.html", rows=trials.verification_queue())
+    page = db.paginate(trials.verification_queue_query(), page=request.args.get("page", 1, type=int),
+                       per_page=QUEUE_PER_PAGE, error_out=False)
+    return render_template("trials/queue.html", rows=page.items, page=page)
 
 
 # --- the list and its exports ------------------------------------------------------------------
