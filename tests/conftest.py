@@ -184,6 +184,16 @@ def login():
 
 
 @pytest.fixture
+def signed_in(app, users, login):
+    """``signed_in(role)``: a fresh client signed in as ``users[role]``."""
+    def make(role: str):
+        client = app.test_client()
+        assert login(client, users[role]).status_code == 302
+        return client
+    return make
+
+
+@pytest.fixture
 def users(make_user, make_firm):
     """One user per role, plus a second firm (to prove other firms' data answers 404)."""
     own = make_firm(name="Own Robotics")

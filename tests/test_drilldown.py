@@ -52,15 +52,6 @@ def first_column(rows) -> set[int]:
 
 
 @pytest.fixture
-def signed_in(app, users, login):
-    def make(role: str):
-        client = app.test_client()
-        assert login(client, users[role]).status_code == 302
-        return client
-    return make
-
-
-@pytest.fixture
 def world(app, users):
     """Three opened scenarios (manufacturing in July and October, logistics in September 2026),
     three approved bookings that ran (own firm: July in bay A, September in bay B; other firm:

@@ -40,15 +40,6 @@ def section(response, heading_id: str) -> str:
 
 
 @pytest.fixture
-def signed_in(app, users, login):
-    def make(role: str):
-        client = app.test_client()
-        assert login(client, users[role]).status_code == 302
-        return client
-    return make
-
-
-@pytest.fixture
 def world(app, users):
     """Two bays. Own Robotics: a completed 4-hour booking on Tuesday with a verified trial in S1
     (8 of 10 runs) and a recorded one in S2 with an open near miss; approved bookings today 10–12

@@ -104,28 +104,30 @@ class TrialMonth:
         return round(100.0 * self.verified_successes / self.verified_runs, 1) if self.verified_runs else None
 
 
+class _Booked:
+    booked_hours: float
+    open_hours: float
+
+    @property
+    def percent(self) -> float:
+        """Booked over open hours, in percent (0 for a bay that never opened)."""
+        return round(100.0 * self.booked_hours / self.open_hours, 1) if self.open_hours else 0.0
+
+
 @dataclass
-class BayUse:
+class BayUse(_Booked):
     bay: Bay
     bookings: int
     booked_hours: float
     open_hours: float
 
-    @property
-    def percent(self) -> float:
-        return round(100.0 * self.booked_hours / self.open_hours, 1) if self.open_hours else 0.0
-
 
 @dataclass
-class MonthUse:
+class MonthUse(_Booked):
     month: date
     by_status: dict[str, int]
     booked_hours: float
     open_hours: float
-
-    @property
-    def percent(self) -> float:
-        return round(100.0 * self.booked_hours / self.open_hours, 1) if self.open_hours else 0.0
 
 
 @dataclass
