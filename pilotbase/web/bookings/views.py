@@ -31,7 +31,7 @@ from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListF
 bp = Blueprint("bookings", __name__)
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # the value of a datetime-local input, and of start/end in links
-LIST_LIMIT = 100  # upcoming and pending rows shown before asking to narrow the filters
+SECTION_PER_PAGE = 25  # upcoming and pending rows per page of their section: a page costs what it shows
 PAST_PER_PAGE = 25
 QUEUE_PER_PAGE = 20  # requests per page of the approval queue: its cost stays that of one page
 
@@ -534,20 +534,41 @@ def _filters() -> tuple[ListFilterForm, dict, drilldown.Checked]:
     return form, filters, checked
 
 
+class SectionPage:
+    """One page of a section of the list (upcoming, pending), read in one query: the total comes
+    with the rows (``count(*) OVER ()``), so a section costs one statement whatever its page.
+    ``param`` names the page in the query string; it has what the pager reads."""
+
+    def __init__(self, query: sa.Select, param: str, per_page: int = SECTION_PER_PAGE):
+        self.param = param
+        self.page = max(1, request.args.get(param, 1, type=int) or 1)
+        counted = query.add_columns(sa.func.count().over().label("total"))
+        rows = db.session.execute(counted.limit(per_page).offset((self.page - 1) * per_page)).all()
+        if not rows and self.page > 1:  # past the end (a stale link): show the last page instead
+            total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
+            self.page = max(1, -(-total // per_page))
+            rows = db.session.execute(counted.limit(per_page).offset((self.page - 1) * per_page)).all()
+        self.items = [row[0] for row in rows]
+        self.total = rows[0].total if rows else 0
+        self.pages = max(1, -(-self.total // per_page))
+        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
+        self.prev_num, self.next_num = self.page - 1, self.page + 1
+
+
 def _list_page(form, filters: dict, checked: drilldown.Checked, status: int | None = None):
     base = bookings.bookings_query(current_user, **filters)
     current = timeutil.now()
     is_upcoming = sa.and_(Booking.status == BookingStatus.APPROVED, Booking.ends_at > current)
     is_pending = sa.and_(Booking.status == BookingStatus.PENDING, Booking.starts_at > current)
-    upcoming = db.session.scalars(base.where(is_upcoming).limit(LIST_LIMIT + 1)).all()
-    pending = db.session.scalars(base.where(is_pending).limit(LIST_LIMIT + 1)).all()
+    upcoming = SectionPage(base.where(is_upcoming), "upcoming_page")
+    pending = SectionPage(base.where(is_pending), "pending_page")
     past = db.paginate(
         base.where(~is_upcoming, ~is_pending).order_by(None).order_by(Booking.starts_at.desc(), Booking.id.desc()),
         page=request.args.get("page", 1, type=int), per_page=PAST_PER_PAGE, error_out=False)
-    export_args = drilldown.link_args(form, request.args)
-    return render_template("bookings/index.html", form=form, upcoming=upcoming[:LIST_LIMIT], pending=pending[:LIST_LIMIT],
-                           more_upcoming=len(upcoming) > LIST_LIMIT, more_pending=len(pending) > LIST_LIMIT,
-                           past=past, limit=LIST_LIMIT, filtered=any(filters.values()),
+    export_args = {k: v for k, v in drilldown.link_args(form, request.args).items()
+                   if k not in (upcoming.param, pending.param)}  # an export holds every page
+    return render_template("bookings/index.html", form=form, upcoming=upcoming, pending=pending,
+                           past=past, filtered=any(filters.values()),
                            active=drilldown.active(form, lead=("firm_id", "bay_id")) if checked.valid else [],
                            export_urls={fmt: url_for("bookings.export", fmt=fmt, **export_args)
                                         for fmt in ("csv", "xlsx")}), status or (200 if checked.valid else 422)
