@@ -44,7 +44,8 @@ def test_permission_matrix(app, users):
         assert can(official, "audit.read") and not can(official, "firm.verify", users["own_firm"])
         assert can(operator, "firm.verify", users["own_firm"]) and not can(operator, "user.manage")
         firm_only = {a for a, roles in MATRIX.items() if roles == {Role.FIRM}}
-        assert firm_only == {"calendar.firm_feed"}  # admins subscribe to bay feeds, not a firm's
+        # Admins subscribe to bay feeds, not a firm's, and see the base's dashboards, not a firm's own.
+        assert firm_only == {"calendar.firm_feed", "dashboard.firm"}
         assert all(can(admin, action) for action in MATRIX if action not in firm_only)
         assert not can(None, "home.view")
         with pytest.raises(NotFound):
