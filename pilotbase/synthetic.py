@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import generate_password_hash
 
-from .domain import rollups, uscc
+from .domain import rollups, scenarios as scenario_rules, uscc
 from .domain.timeutil import base_zone, now
 from .extensions import db
 from .models import (AuditEvent, Bay, BayCapability, Booking, Firm, Incident, Robot, RobotType, Scenario,
@@ -868,6 +868,9 @@ class _Plan:
                                      "transition": name, "created_at": when})
         self._bulk("scenarios", [(Scenario, scenario_rows, len(scenario_rows)), (ScenarioTag, tag_rows, len(tag_rows)),
                                  (ScenarioComment, comment_rows, len(comment_rows))])
+        with self.progress.phase("duplicate hints", 1) as bar:
+            scenario_rules.rebuild_duplicate_hints()  # what the review queue and drafts show
+            bar.update(1)
         # Holding bookings first: SQLite's overlap trigger then compares each one with the few
         # holding rows already in, not with two years of history (ids are explicit either way).
         ordered = sorted(self.bookings, key=lambda b: b.status not in ("pending", "approved"))

@@ -17,7 +17,8 @@ from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from ..models import (Bay, BayCapability, Capability, CollaborationMode, InteractionLevel, RiskLevel, RobotType,
-                      Role, Scenario, ScenarioComment, ScenarioStatus, ScenarioTag, Sector, TagKind, User)
+                      Role, Scenario, ScenarioComment, ScenarioDuplicateHint, ScenarioStatus, ScenarioTag, Sector,
+                      TagKind, User)
 from . import audit, rollups
 from .accounts import normalise_email
 from ..i18n import label
@@ -134,6 +135,7 @@ def register(actor: User | None, data: dict) -> Scenario:
     # The code comes from the id, which is never reused (sequence / AUTOINCREMENT).
     scenario.code = f"HRC-{local(scenario.created_at).year}-{scenario.id:04d}"
     scenario.search_text = _search_text(scenario)
+    refresh_duplicate_hints(scenario)
     audit.record(actor, "scenario.register", scenario, after=_snapshot(scenario))
     return scenario
 
@@ -146,7 +148,10 @@ def update(actor: User, scenario: Scenario, data: dict) -> Scenario:
     clean = clean_data(data, partial=True)
     before = _snapshot(scenario)
     old_sector = scenario.sector
+    old_text = [getattr(scenario, f) for f in HINT_TEXT_FIELDS]
     _apply(scenario, clean)
+    if [getattr(scenario, f) for f in HINT_TEXT_FIELDS] != old_text:
+        refresh_duplicate_hints(scenario)
     audit.record(actor, "scenario.update", scenario, before, _snapshot(scenario))
     if scenario.sector != old_sector:
         rollups.scenario_sector_changed(scenario.id, old_sector, scenario.sector)
@@ -185,6 +190,12 @@ def transition(actor: User, scenario: Scenario, name: str, comment: str = "") ->
     db.session.refresh(scenario)
     if changed != 1:
         raise InvalidTransition(_l("The scenario is “%(status)s” and cannot be changed that way.", status=label(scenario.status)))
+    if target is S.SUBMITTED:
+        refresh_duplicate_hints(scenario)  # the hints the reviewer reads, fresh as of submission
+    elif target not in HINTED_STATES:
+        # No page shows its hints any more (it never returns to those states): drop them.
+        db.session.execute(sa.delete(ScenarioDuplicateHint).where(ScenarioDuplicateHint.scenario_id == scenario.id)
+                           .execution_options(synchronize_session=False))
     if comment:
         db.session.add(ScenarioComment(scenario_id=scenario.id, author_id=actor.id, body=comment, transition=name))
     audit.record(actor, f"scenario.{name}", scenario, before, _snapshot(scenario))
@@ -312,61 +323,152 @@ def similarity(a: str, b: str) -> float:
     return _dice(_grams(a), _grams(b))
 
 
-@dataclass
 class _Candidate:
-    id: int
-    titles: tuple[frozenset, frozenset]
-    summaries: tuple[frozenset, frozenset]
+    """One scenario's texts as bigram sets, made when first needed: most pairs are decided by
+    the titles alone, so the long summaries of most candidates are never split."""
+
+    __slots__ = ("id", "status", "_texts", "_titles", "_summaries")
+
+    def __init__(self, id: int, title_zh: str, title_en: str, summary_zh: str, summary_en: str,
+                 status: ScenarioStatus | None = None):
+        self.id, self.status = id, status
+        self._texts = (title_zh, title_en, summary_zh, summary_en)
+        self._titles: tuple[frozenset, frozenset] | None = None
+        self._summaries: tuple[frozenset, frozenset] | None = None
+
+    @property
+    def titles(self) -> tuple[frozenset, frozenset]:
+        if self._titles is None:
+            self._titles = (_grams(self._texts[0]), _grams(self._texts[1]))
+        return self._titles
+
+    @property
+    def summaries(self) -> tuple[frozenset, frozenset]:
+        if self._summaries is None:
+            self._summaries = (_grams(self._texts[2]), _grams(self._texts[3]))
+        return self._summaries
+
+
+_TEXT_COLUMNS = (Scenario.id, Scenario.title_zh, Scenario.title_en, Scenario.summary_zh, Scenario.summary_en)
 
 
 def _candidates(viewer: User | None) -> list[_Candidate]:
-    """Every scenario the viewer can see that could be a duplicate, as bigram sets: one query,
-    no ORM objects (thousands of rows stay cheap)."""
-    rows = db.session.execute(sa.select(Scenario.id, Scenario.title_zh, Scenario.title_en, Scenario.summary_zh,
-                                        Scenario.summary_en)
+    """Every scenario the viewer can see that could be a duplicate: one query, no ORM objects
+    (thousands of rows stay cheap)."""
+    rows = db.session.execute(sa.select(*_TEXT_COLUMNS)
                               .where(visible_filter(viewer), Scenario.status.not_in((S.REJECTED, S.RETIRED))))
-    return [_Candidate(r.id, (_grams(r.title_zh), _grams(r.title_en)), (_grams(r.summary_zh), _grams(r.summary_en)))
-            for r in rows]
+    return [_Candidate(*r) for r in rows]
+
+
+def _score(source: _Candidate, c: _Candidate, threshold: float) -> float | None:
+    """How alike ``source`` (its Chinese title and summary) and candidate ``c`` (either language)
+    are, when at least ``threshold``: the best title match, or title and summary half and half."""
+    title_score = max(_dice(source.titles[0], g) for g in c.titles)
+    score = title_score
+    # Half and half reaches the threshold only when the title alone reaches 2·threshold − 1:
+    # below that neither summary is split into bigrams.
+    if 0.5 * title_score + 0.5 >= threshold and source.summaries[0]:
+        score = max(score, 0.5 * title_score + 0.5 * max(_dice(source.summaries[0], g) for g in c.summaries))
+    return round(score, 2) if score >= threshold else None
 
 
 def _scores(title: str, summary: str, candidates: list[_Candidate], exclude_id: int | None,
             threshold: float) -> list[tuple[int, float]]:
-    title_g, summary_g = _grams(title), _grams(summary)
+    source = _Candidate(0, title, "", summary, "")
     found = []
     for c in candidates:
         if c.id == exclude_id:
             continue
-        title_score = max(_dice(title_g, g) for g in c.titles)
-        score = title_score
-        if summary_g:
-            score = max(score, 0.5 * title_score + 0.5 * max(_dice(summary_g, g) for g in c.summaries))
-        if score >= threshold:
-            found.append((c.id, round(score, 2)))
+        score = _score(source, c, threshold)
+        if score is not None:
+            found.append((c.id, score))
     found.sort(key=lambda pair: -pair[1])
     return found
 
 
 DUPLICATE_THRESHOLD = 0.6
+# The states whose pages show duplicate hints (registration form, detail, review queue): hints
+# are stored for these only. A scenario never returns to them once it has left.
+HINTED_STATES = (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED)
+HINT_TEXT_FIELDS = ("title_zh", "title_en", "summary_zh", "summary_en")
 
 
 def possible_duplicates(viewer: User, title: str, summary: str, exclude_id: int | None = None,
                         threshold: float = DUPLICATE_THRESHOLD, limit: int = 5) -> list[tuple[Scenario, float]]:
-    """Scenarios the viewer can see whose title (or title and summary) look like this one, so one
-    application is not counted twice. Rejected and retired ones are ignored."""
+    """Scenarios the viewer can see whose title (or title and summary) look like this text, so one
+    application is not counted twice. Rejected and retired ones are ignored. Compares with the
+    whole registry: for text not yet saved; saved scenarios read their stored hints
+    (``duplicates_of``)."""
     top = _scores(title, summary, _candidates(viewer), exclude_id, threshold)[:limit]
     loaded = {s.id: s for s in db.session.scalars(sa.select(Scenario).where(Scenario.id.in_([i for i, _ in top])))}
     return [(loaded[i], score) for i, score in top if i in loaded]
 
 
+def refresh_duplicate_hints(scenario: Scenario) -> None:
+    """Store the duplicate hints that involve ``scenario`` after its text changed (or it was
+    registered or submitted): the scenarios it looks like, and it as a look-alike of every other
+    scenario that shows hints. One query reads the registry; visibility is applied when reading."""
+    sid = scenario.id
+    me = _Candidate(sid, scenario.title_zh, scenario.title_en, scenario.summary_zh, scenario.summary_en,
+                    scenario.status)
+    others = [_Candidate(*r) for r in db.session.execute(
+        sa.select(*_TEXT_COLUMNS, Scenario.status).where(Scenario.id != sid))]
+    rows = []
+    if scenario.status in HINTED_STATES:
+        rows += [{"scenario_id": sid, "duplicate_id": c.id, "score": score} for c, score in _matches(me, others)]
+    for c in others:
+        if c.status in HINTED_STATES:
+            score = _score(c, me, DUPLICATE_THRESHOLD)
+            if score is not None:
+                rows.append({"scenario_id": c.id, "duplicate_id": sid, "score": score})
+    H = ScenarioDuplicateHint
+    db.session.execute(sa.delete(H).where(sa.or_(H.scenario_id == sid, H.duplicate_id == sid))
+                       .execution_options(synchronize_session=False))
+    if rows:
+        db.session.execute(sa.insert(H), rows)
+
+
+def _matches(source: _Candidate, candidates: list[_Candidate]) -> list[tuple[_Candidate, float]]:
+    """The candidates ``source`` looks like (the stored threshold)."""
+    found = []
+    for c in candidates:
+        if c.id != source.id:
+            score = _score(source, c, DUPLICATE_THRESHOLD)
+            if score is not None:
+                found.append((c, score))
+    return found
+
+
+def rebuild_duplicate_hints() -> int:
+    """Recompute every stored hint (bulk-inserted scenarios, e.g. the synthetic history): each
+    scenario that shows hints against the whole registry. Returns the number of hints stored."""
+    everything = [_Candidate(*r) for r in db.session.execute(sa.select(*_TEXT_COLUMNS, Scenario.status))]
+    rows = [{"scenario_id": s.id, "duplicate_id": c.id, "score": score}
+            for s in everything if s.status in HINTED_STATES for c, score in _matches(s, everything)]
+    db.session.execute(sa.delete(ScenarioDuplicateHint))
+    for i in range(0, len(rows), 5000):
+        db.session.execute(sa.insert(ScenarioDuplicateHint), rows[i:i + 5000])
+    return len(rows)
+
+
 def duplicates_of(viewer: User, items: list[Scenario], threshold: float = DUPLICATE_THRESHOLD,
                   limit: int = 5) -> dict[int, list[tuple[Scenario, float]]]:
-    """Possible duplicates of each of ``items`` (the review queue): candidates are read once and
-    the matches loaded with one query, however many items there are."""
-    candidates = _candidates(viewer)
-    top = {s.id: _scores(s.title_zh, s.summary_zh, candidates, s.id, threshold)[:limit] for s in items}
-    ids = {i for pairs in top.values() for i, _ in pairs}
-    loaded = {s.id: s for s in db.session.scalars(sa.select(Scenario).where(Scenario.id.in_(ids)))} if ids else {}
-    return {sid: [(loaded[i], score) for i, score in pairs if i in loaded] for sid, pairs in top.items()}
+    """Possible duplicates of each of ``items`` (review queue, detail, form) that the viewer can
+    see, best first, from the stored hints: one query (and one for the matches' tags), however
+    many scenarios the registry holds. Rejected and retired look-alikes are left out."""
+    result: dict[int, list[tuple[Scenario, float]]] = {s.id: [] for s in items}
+    if not result:
+        return result
+    H = ScenarioDuplicateHint
+    rows = db.session.execute(
+        sa.select(H.scenario_id, H.score, Scenario).join(Scenario, Scenario.id == H.duplicate_id)
+        .where(H.scenario_id.in_(list(result)), H.score >= threshold, visible_filter(viewer),
+               Scenario.status.not_in((S.REJECTED, S.RETIRED)))
+        .order_by(H.scenario_id, H.score.desc(), H.duplicate_id))
+    for sid, score, other in rows:
+        if len(result[sid]) < limit:
+            result[sid].append((other, score))
+    return result
 
 
 def can_edit(actor: User, scenario: Scenario) -> bool:

@@ -10,13 +10,14 @@ from .notifications import CalendarFeed, Notification
 from .trials import (EvidenceFile, Incident, IncidentKind, IncidentStatus, Measurement, Robot, Trial, TrialOutcome,
                      TrialStatus)
 from .targets import BayMonthStat, FirmMonthStat, IncidentMonthStat, Metric, Target, TrialMonthStat
-from .scenarios import (InteractionLevel, RiskLevel, RobotType, Scenario, ScenarioComment, ScenarioStatus,
-                        ScenarioTag, Sector, TagKind)
+from .scenarios import (InteractionLevel, RiskLevel, RobotType, Scenario, ScenarioComment, ScenarioDuplicateHint,
+                        ScenarioStatus, ScenarioTag, Sector, TagKind)
 
 __all__ = [
     "HOLDING", "Bay", "BayCapability", "Blackout", "Booking", "BookingSeries", "BookingStatus",
     "CalendarFeed", "Capability", "CollaborationMode", "Notification",
-    "InteractionLevel", "RiskLevel", "RobotType", "Scenario", "ScenarioComment", "ScenarioStatus", "ScenarioTag",
+    "InteractionLevel", "RiskLevel", "RobotType", "Scenario", "ScenarioComment",
+    "ScenarioDuplicateHint", "ScenarioStatus", "ScenarioTag",
     "Sector", "TagKind", "EvidenceFile", "Incident", "IncidentKind", "IncidentStatus", "Measurement", "Robot",
     "Trial", "TrialOutcome", "TrialStatus",
     "BayMonthStat", "FirmMonthStat", "IncidentMonthStat", "Metric", "Target", "TrialMonthStat",

@@ -166,3 +166,17 @@ class ScenarioComment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     author: Mapped[User | None] = relationship(lazy="joined")
+
+
+class ScenarioDuplicateHint(Base):
+    """A stored duplicate hint: ``duplicate`` looks like ``scenario`` (Dice score of title and
+    summary bigrams, 0–1). Written by the domain when a scenario's text changes, so pages read
+    hints instead of comparing one scenario with the whole registry on every view. Which hints a
+    viewer sees (visibility, rejected and retired ones) is decided when reading."""
+
+    __tablename__ = "scenario_duplicate_hints"
+
+    scenario_id: Mapped[int] = mapped_column(sa.ForeignKey("scenarios.id", ondelete="CASCADE"), primary_key=True)
+    duplicate_id: Mapped[int] = mapped_column(sa.ForeignKey("scenarios.id", ondelete="CASCADE"), primary_key=True,
+                                              index=True)
+    score: Mapped[float] = mapped_column(sa.Float)

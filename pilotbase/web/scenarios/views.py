@@ -190,7 +190,7 @@ def _actions(s: Scenario) -> list[str]:
 
 
 def _duplicates(s: Scenario) -> list[tuple[Scenario, float]]:
-    return scenarios.possible_duplicates(current_user, s.title_zh, s.summary_zh, exclude_id=s.id)
+    return scenarios.duplicates_of(current_user, [s])[s.id]
 
 
 def _book_link(bay_id: int, s: Scenario) -> str:
