@@ -119,3 +119,16 @@ def test_rebuild_reproduces_the_incremental_rollups_and_differences_name_a_drift
         db.session.commit()
         found = rollups.differences()
         assert found and "bay_month_stats" in found[0] and "recount" in found[0]
+
+
+def test_instants_are_counted_in_their_local_month_at_the_midnight_edges(app):
+    from datetime import date, datetime, timezone
+
+    from pilotbase.domain.timeutil import count_by_local_month
+
+    utc = timezone.utc
+    with app.app_context():  # Asia/Shanghai: local midnight of 1 July is 16:00 UTC on 30 June
+        instants = [datetime(2026, 6, 30, 15, 59, 59, tzinfo=utc), datetime(2026, 6, 30, 16, 0, tzinfo=utc),
+                    datetime(2026, 9, 30, 23, 0, tzinfo=utc), datetime(2026, 6, 1, 0, 0, tzinfo=utc)]
+        assert count_by_local_month(instants) == {date(2026, 6, 1): 2, date(2026, 7, 1): 1, date(2026, 10, 1): 1}
+        assert count_by_local_month([]) == {}

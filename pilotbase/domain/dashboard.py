@@ -20,8 +20,8 @@ from ..models import (Bay, BayMonthStat, Booking, BookingStatus, CollaborationMo
                       ScenarioTag, Sector, TagKind, Trial, TrialMonthStat, TrialOutcome, TrialStatus, User)
 from . import targets
 from .errors import ValidationFailed
-from .timeutil import at_local, local, now, week_start
-from .targets import month_end, month_start, months_between, next_month, open_minutes
+from .timeutil import at_local, count_by_local_month, local, now, week_start
+from .targets import month_end, month_start, months_between, next_month, open_minutes, weekly_minutes
 
 USED = (BookingStatus.APPROVED.value, BookingStatus.COMPLETED.value)
 MAX_MONTHS = 120
@@ -183,10 +183,10 @@ def _scenario_figures(period: Period) -> dict:
         opened.append(Scenario.sector == period.sector)
     rows = db.session.execute(sa.select(Scenario.sector, Scenario.opened_at).where(*opened)).all()
     by_sector = {s: 0 for s in Sector}
-    by_month = {m: 0 for m in period.months}
-    for sector, opened_at in rows:
+    for sector, _opened_at in rows:
         by_sector[sector] += 1
-        by_month[local(opened_at).date().replace(day=1)] += 1
+    by_month = {m: 0 for m in period.months}
+    by_month.update(count_by_local_month(opened_at for _sector, opened_at in rows))
     tags = dict(((kind, value), n) for kind, value, n in db.session.execute(
         sa.select(ScenarioTag.kind, ScenarioTag.value, sa.func.count())
         .join(Scenario, Scenario.id == ScenarioTag.scenario_id)
@@ -206,18 +206,28 @@ def _scenario_figures(period: Period) -> dict:
 
 
 def _trial_figures(period: Period) -> dict:
-    query = (sa.select(TrialMonthStat.month, TrialMonthStat.sector, TrialMonthStat.status, TrialMonthStat.outcome,
+    # Summed over outcomes in SQL: the loop below sees months × sectors × statuses, not every cell.
+    cells = (sa.select(TrialMonthStat.month, TrialMonthStat.sector, TrialMonthStat.status, TrialMonthStat.outcome,
                        TrialMonthStat.trials, TrialMonthStat.runs, TrialMonthStat.successful_runs)
              .where(_in_period(TrialMonthStat.month, period), TrialMonthStat.trials > 0))
     if period.sector:
-        query = query.where(TrialMonthStat.sector == period.sector.value)
+        cells = cells.where(TrialMonthStat.sector == period.sector.value)
+    cells = cells.subquery()
     by_month = {m: TrialMonth(m) for m in period.months}
     by_sector = {s: TrialMonth(period.first) for s in Sector}
     by_outcome = {o: 0 for o in TrialOutcome}
     total = TrialMonth(period.first)
-    for month, sector, status, outcome, n, runs, ok in db.session.execute(query):
-        by_outcome[TrialOutcome(outcome)] += n
-        for bucket in (by_month[month], by_sector[Sector(sector)], total):
+    sectors = {s.value: s for s in Sector}
+    outcome_rows = db.session.execute(sa.select(cells.c.outcome, sa.func.sum(cells.c.trials)).group_by(cells.c.outcome))
+    for outcome, n in outcome_rows:
+        by_outcome[TrialOutcome(outcome)] += int(n)
+    rows = db.session.execute(
+        sa.select(cells.c.month, cells.c.sector, cells.c.status, sa.func.sum(cells.c.trials),
+                  sa.func.sum(cells.c.runs), sa.func.sum(cells.c.successful_runs))
+        .group_by(cells.c.month, cells.c.sector, cells.c.status))
+    for month, sector, status, n, runs, ok in rows:
+        n, runs, ok = int(n), int(runs), int(ok)
+        for bucket in (by_month[month], by_sector[sectors[sector]], total):
             bucket.trials += n
             if status == TrialStatus.VERIFIED.value:
                 bucket.verified += n
@@ -245,23 +255,29 @@ def _incident_figures(period: Period) -> dict:
 
 
 def _booking_figures(period: Period) -> dict:
-    bays = list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code)))
-    per_bay: dict[int, list] = defaultdict(lambda: [0, 0])
+    bays = list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code)
+                                   .options(sa.orm.lazyload(Bay.capability_rows))))
+    in_period = _in_period(BayMonthStat.month, period)
     per_month: dict[date, dict[str, int]] = {m: defaultdict(int) for m in period.months}
     minutes_month: dict[date, int] = defaultdict(int)
-    for month, bay_id, status, n, minutes in db.session.execute(
-            sa.select(BayMonthStat.month, BayMonthStat.bay_id, BayMonthStat.status, BayMonthStat.bookings,
-                      BayMonthStat.minutes).where(_in_period(BayMonthStat.month, period), BayMonthStat.bookings > 0)):
-        per_month[month][status] += n
+    for month, status, n, minutes in db.session.execute(
+            sa.select(BayMonthStat.month, BayMonthStat.status, sa.func.sum(BayMonthStat.bookings),
+                      sa.func.sum(BayMonthStat.minutes)).where(in_period)
+            .group_by(BayMonthStat.month, BayMonthStat.status)):
+        per_month[month][status] += int(n)
         if status in USED:
-            per_bay[bay_id][0] += n
-            per_bay[bay_id][1] += minutes
-            minutes_month[month] += minutes
-    capacity = open_minutes(bays, period.first, period.last_day)
+            minutes_month[month] += int(minutes)
+    per_bay: dict[int, list] = defaultdict(lambda: [0, 0])
+    for bay_id, n, minutes in db.session.execute(
+            sa.select(BayMonthStat.bay_id, sa.func.sum(BayMonthStat.bookings), sa.func.sum(BayMonthStat.minutes))
+            .where(in_period, BayMonthStat.status.in_(USED)).group_by(BayMonthStat.bay_id)):
+        per_bay[bay_id] = [int(n), int(minutes)]
+    weekly = weekly_minutes(bays)
+    capacity = open_minutes(weekly, period.first, period.last_day)
     active = {b.id for b in bays}
     months = []
     for month in period.months:
-        month_capacity = sum(open_minutes(bays, month, month_end(month)).values())
+        month_capacity = sum(open_minutes(weekly, month, month_end(month)).values())
         months.append(MonthUse(month, {s.value: per_month[month].get(s.value, 0) for s in BookingStatus},
                                round(minutes_month[month] / 60, 1), round(month_capacity / 60, 1)))
     uses = [BayUse(b, per_bay[b.id][0], round(per_bay[b.id][1] / 60, 1), round(capacity.get(b.id, 0) / 60, 1))

@@ -35,7 +35,7 @@ from ..models import (Bay, BayMonthStat, BookingStatus, FirmMonthStat, Metric, S
 from . import audit
 from .errors import NotFound, ValidationFailed
 from .permissions import authorize
-from .timeutil import base_zone, local, now
+from .timeutil import base_zone, count_by_local_month, local, now
 
 TARGET_FIELDS = ("key", "title_zh", "title_en", "metric", "sector", "target_value", "baseline", "start_date",
                  "deadline", "active", "position")
@@ -226,14 +226,10 @@ def _scenarios_opened(sector: Sector | None, today: date) -> Measurement:
     where = [Scenario.sector == sector] if sector else []
     current = db.session.scalar(sa.select(sa.func.count()).select_from(Scenario).where(
         Scenario.status == ScenarioStatus.OPENED, *where)) or 0
-    increments: dict[date, float] = {}
     cutoff = datetime.combine(today - timedelta(days=PACE_DAYS - 1), time.min, base_zone())
-    gain = 0
-    for (opened_at,) in db.session.execute(sa.select(Scenario.opened_at).where(Scenario.opened_at.is_not(None),
-                                                                               *where)):
-        month = local(opened_at).date().replace(day=1)
-        increments[month] = increments.get(month, 0) + 1
-        gain += opened_at >= cutoff
+    opened = db.session.scalars(sa.select(Scenario.opened_at).where(Scenario.opened_at.is_not(None), *where)).all()
+    increments: dict[date, float] = dict(count_by_local_month(opened))
+    gain = sum(1 for opened_at in opened if opened_at >= cutoff)
     measurement = _cumulative(increments, current, today, apportion=False)
     measurement.ninety_days_ago = current - gain
     return measurement
@@ -266,22 +262,27 @@ def _firms_served(today: date) -> Measurement:
     return _cumulative(increments, float(len(firsts)), today)
 
 
-def open_minutes(bays: list[Bay], first: date, last: date) -> dict[int, int]:
+def weekly_minutes(bays: list[Bay]) -> dict[int, list[int]]:
+    """Opening minutes of each bay on each weekday (Monday first), from its opening hours."""
+    out = {}
+    for bay in bays:
+        minutes = [0] * 7
+        for weekday, windows in (bay.opening_hours or {}).items():
+            for opens, closes in windows:
+                h1, m1 = map(int, opens.split(":"))
+                h2, m2 = map(int, closes.split(":"))
+                minutes[int(weekday)] += (h2 * 60 + m2) - (h1 * 60 + m1)
+        out[bay.id] = minutes
+    return out
+
+
+def open_minutes(weekly: dict[int, list[int]], first: date, last: date) -> dict[int, int]:
     """Opening minutes per bay over the local days ``first``..``last`` (weekly hours × weekdays)."""
     weekdays = [0] * 7
     days = (last - first).days + 1
     for offset in range(min(days, 7)):
         weekdays[(first + timedelta(days=offset)).weekday()] += (days - offset + 6) // 7
-    out = {}
-    for bay in bays:
-        total = 0
-        for weekday, windows in (bay.opening_hours or {}).items():
-            for opens, closes in windows:
-                h1, m1 = map(int, opens.split(":"))
-                h2, m2 = map(int, closes.split(":"))
-                total += ((h2 * 60 + m2) - (h1 * 60 + m1)) * weekdays[int(weekday)]
-        out[bay.id] = total
-    return out
+    return {bay_id: sum(m * n for m, n in zip(minutes, weekdays)) for bay_id, minutes in weekly.items()}
 
 
 def utilisation_by_month(first: date, last: date, bays: list[Bay] | None = None) -> dict[date, float]:
@@ -292,9 +293,9 @@ def utilisation_by_month(first: date, last: date, bays: list[Bay] | None = None)
         .where(BayMonthStat.status.in_(HOLDING_OR_USED), BayMonthStat.month >= month_start(first),
                BayMonthStat.month <= last, BayMonthStat.bay_id.in_([b.id for b in bays]))
         .group_by(BayMonthStat.month)).all())
-    out = {}
+    out, weekly = {}, weekly_minutes(bays)
     for month in months_between(first, last):
-        capacity = sum(open_minutes(bays, month, month_end(month)).values())
+        capacity = sum(open_minutes(weekly, month, month_end(month)).values())
         out[month] = round(100.0 * float(booked.get(month, 0)) / capacity, 1) if capacity else 0.0
     return out
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -62,3 +64,23 @@ def week_start(day: date) -> date:
 def from_local_input(value: datetime) -> datetime:
     """A naive datetime typed into a form (local wall-clock time) as a UTC instant."""
     return value.replace(tzinfo=base_zone()).astimezone(timezone.utc)
+
+
+def count_by_local_month(instants: Iterable[datetime]) -> dict[date, int]:
+    """How many ``instants`` fall in each local calendar month (keyed by its first day).
+
+    Sorted once and cut at each month's first local midnight, so a page counting thousands of
+    instants does not convert every one to the local zone."""
+    items = sorted(instants)
+    if not items:
+        return {}
+    out: dict[date, int] = {}
+    month = local(items[0]).date().replace(day=1)
+    done = 0
+    while done < len(items):
+        following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        cut = bisect_left(items, at_local(following, time.min), lo=done)
+        if cut > done:
+            out[month] = cut - done
+        done, month = cut, following
+    return out
