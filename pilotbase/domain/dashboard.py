@@ -20,8 +20,9 @@ from ..models import (Bay, BayMonthStat, Booking, BookingStatus, CollaborationMo
                       ScenarioTag, Sector, TagKind, Trial, TrialMonthStat, TrialOutcome, TrialStatus, User)
 from . import targets
 from .errors import ValidationFailed
-from .timeutil import at_local, count_by_local_month, local, now, week_start
-from .targets import month_end, month_start, months_between, next_month, open_minutes, weekly_minutes
+from .targets import open_minutes, weekly_minutes
+from .timeutil import (at_local, count_by_local_month, local, month_end, month_start, months_between, next_month, now,
+                       week_start)
 
 USED = (BookingStatus.APPROVED.value, BookingStatus.COMPLETED.value)
 MAX_MONTHS = 120

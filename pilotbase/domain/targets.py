@@ -35,7 +35,7 @@ from ..models import (Bay, BayMonthStat, BookingStatus, FirmMonthStat, Metric, S
 from . import audit
 from .errors import NotFound, ValidationFailed
 from .permissions import authorize
-from .timeutil import base_zone, count_by_local_month, local, now
+from .timeutil import base_zone, count_by_local_month, local, month_end, month_start, months_between, now
 
 TARGET_FIELDS = ("key", "title_zh", "title_en", "metric", "sector", "target_value", "baseline", "start_date",
                  "deadline", "active", "position")
@@ -165,28 +165,6 @@ def listed(active_only: bool = True) -> list[Target]:
 
 
 # --- measuring --------------------------------------------------------------------------------
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(month: date) -> date:
-    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def month_end(month: date) -> date:
-    """The last day of ``month``."""
-    return next_month(month) - timedelta(days=1)
-
-
-def months_between(first: date, last: date) -> list[date]:
-    """Month starts from ``first``'s month to ``last``'s month, inclusive."""
-    out, month = [], month_start(first)
-    while month <= last:
-        out.append(month)
-        month = next_month(month)
-    return out
-
 
 @dataclass
 class Measurement:

@@ -78,9 +78,31 @@ def count_by_local_month(instants: Iterable[datetime]) -> dict[date, int]:
     month = local(items[0]).date().replace(day=1)
     done = 0
     while done < len(items):
-        following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        following = next_month(month)
         cut = bisect_left(items, at_local(following, time.min), lo=done)
         if cut > done:
             out[month] = cut - done
         done, month = cut, following
+    return out
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def month_end(month: date) -> date:
+    """The last day of ``month``."""
+    return next_month(month) - timedelta(days=1)
+
+
+def months_between(first: date, last: date) -> list[date]:
+    """Month starts from ``first``'s month to ``last``'s month, inclusive."""
+    out, month = [], month_start(first)
+    while month <= last:
+        out.append(month)
+        month = next_month(month)
     return out

@@ -570,8 +570,7 @@ def _list_page(form, filters: dict, checked: drilldown.Checked, status: int | No
     return render_template("bookings/index.html", form=form, upcoming=upcoming, pending=pending,
                            past=past, filtered=any(filters.values()),
                            active=drilldown.active(form, lead=("firm_id", "bay_id")) if checked.valid else [],
-                           export_urls={fmt: url_for("bookings.export", fmt=fmt, **export_args)
-                                        for fmt in ("csv", "xlsx")}), status or (200 if checked.valid else 422)
+                           export_urls=drilldown.export_urls("bookings.export", export_args)), drilldown.list_status(checked, status)
 
 
 @bp.get("/bookings")

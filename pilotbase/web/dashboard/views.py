@@ -21,7 +21,7 @@ from ...domain import dashboard
 from ...domain.dashboard import Official, Period
 from ...domain.errors import ValidationFailed
 from ...domain.permissions import authorize
-from ...domain.targets import month_start
+from ...domain.timeutil import month_start
 from ...domain.timeutil import local, now
 from ...exports import table_response
 from ...extensions import db

@@ -115,8 +115,7 @@ def _list_page(form: IncidentFilterForm, filters: dict, checked: drilldown.Check
                            open_serious=open_serious, show_firm=not _is_firm(),
                            filtered=any(v for v in filters.values()),
                            active=drilldown.active(form) if checked.valid else [],
-                           export_urls={fmt: url_for("incidents.export", fmt=fmt, **export_args)
-                                        for fmt in ("csv", "xlsx")}), status or (200 if checked.valid else 422)
+                           export_urls=drilldown.export_urls("incidents.export", export_args)), drilldown.list_status(checked, status)
 
 
 @bp.get("/incidents")

@@ -13,13 +13,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.fields import BooleanField, SelectField
 
-from ...domain.timeutil import at_local
+from ...domain.timeutil import at_local, month_end
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -36,10 +37,6 @@ class Bound:
     text: str
 
 
-def _month_end(first: date) -> date:
-    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-
-
 def parse_bound(text: str, days: bool = False) -> Bound:
     """``"2026-07"`` → July 2026 (with ``days``, ``"2026-07-15"`` → that day). ValueError, with a
     message for the reader, on anything else."""
@@ -49,7 +46,7 @@ def parse_bound(text: str, days: bool = False) -> Bound:
     try:
         if match := MONTH.match(text):
             first = date(int(match[1]), int(match[2]), 1)
-            bound = Bound(first, _month_end(first), first.strftime("%Y-%m"))
+            bound = Bound(first, month_end(first), first.strftime("%Y-%m"))
         elif days and (match := DAY.match(text)):
             day = date(int(match[1]), int(match[2]), int(match[3]))
             bound = Bound(day, day, day.isoformat())
@@ -165,3 +162,13 @@ def link_args(form: FlaskForm, args) -> dict:
     if any(isinstance(f, PeriodField) for f in form if f.errors):  # the whole period was left out
         left_out |= {f.name for f in form if isinstance(f, PeriodField)}
     return {k: v for k, v in args.items(multi=True) if k != "page" and k not in left_out}
+
+
+def export_urls(endpoint: str, args: dict) -> dict[str, str]:
+    """The CSV and XLSX links of a list, carrying ``args`` (from ``link_args``)."""
+    return {fmt: url_for(endpoint, fmt=fmt, **args) for fmt in ("csv", "xlsx")}
+
+
+def list_status(checked: Checked, status: int | None = None) -> int:
+    """``status`` when given, else 200 for a list whose filters it could apply, 422 if not."""
+    return status or (200 if checked.valid else 422)

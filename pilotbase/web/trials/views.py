@@ -544,8 +544,7 @@ def _list_page(form: TrialFilterForm, filters: dict, checked: drilldown.Checked,
     export_args = drilldown.link_args(form, request.args)
     return render_template("trials/index.html", form=form, page=page, filtered=any(filters.values()),
                            active=drilldown.active(form) if checked.valid else [],
-                           export_urls={fmt: url_for("trials.export", fmt=fmt, **export_args)
-                                        for fmt in ("csv", "xlsx")}), status or (200 if checked.valid else 422)
+                           export_urls=drilldown.export_urls("trials.export", export_args)), drilldown.list_status(checked, status)
 
 
 @bp.get("/trials")
