@@ -124,11 +124,20 @@ def test_rebuild_reproduces_the_incremental_rollups_and_differences_name_a_drift
 def test_instants_are_counted_in_their_local_month_at_the_midnight_edges(app):
     from datetime import date, datetime, timezone
 
-    from pilotbase.domain.timeutil import count_by_local_month
+    from pilotbase.domain.timeutil import local_month_index
+    from pilotbase.extensions import db
+    from pilotbase.models.base import UTCDateTime
 
     utc = timezone.utc
+    months = [date(2026, 6, 1), date(2026, 7, 1), date(2026, 8, 1)]
     with app.app_context():  # Asia/Shanghai: local midnight of 1 July is 16:00 UTC on 30 June
-        instants = [datetime(2026, 6, 30, 15, 59, 59, tzinfo=utc), datetime(2026, 6, 30, 16, 0, tzinfo=utc),
-                    datetime(2026, 9, 30, 23, 0, tzinfo=utc), datetime(2026, 6, 1, 0, 0, tzinfo=utc)]
-        assert count_by_local_month(instants) == {date(2026, 6, 1): 2, date(2026, 7, 1): 1, date(2026, 10, 1): 1}
-        assert count_by_local_month([]) == {}
+
+        def index(instant: datetime) -> int:
+            return db.session.scalar(sa.select(local_month_index(sa.literal(instant, UTCDateTime), months)))
+
+        assert index(datetime(2026, 5, 31, 15, 59, 59, tzinfo=utc)) == -1
+        assert index(datetime(2026, 5, 31, 16, 0, tzinfo=utc)) == 0
+        assert index(datetime(2026, 6, 30, 15, 59, 59, tzinfo=utc)) == 0
+        assert index(datetime(2026, 6, 30, 16, 0, tzinfo=utc)) == 1
+        assert index(datetime(2026, 8, 31, 15, 59, 59, tzinfo=utc)) == 2
+        assert index(datetime(2026, 8, 31, 16, 0, tzinfo=utc)) == 3

@@ -35,7 +35,7 @@ from ..models import (Bay, BayMonthStat, BookingStatus, FirmMonthStat, Metric, S
 from . import audit
 from .errors import NotFound, ValidationFailed
 from .permissions import authorize
-from .timeutil import base_zone, count_by_local_month, local, month_end, month_start, months_between, now
+from .timeutil import base_zone, local, local_month_index, month_end, month_start, months_between, now
 
 TARGET_FIELDS = ("key", "title_zh", "title_en", "metric", "sector", "target_value", "baseline", "start_date",
                  "deadline", "active", "position")
@@ -200,14 +200,25 @@ def _cumulative(increments: dict[date, float], current: float, today: date, appo
     return Measurement(current=current, ninety_days_ago=current - gain, by_month=by_month)
 
 
-def _scenarios_opened(sector: Sector | None, today: date) -> Measurement:
-    where = [Scenario.sector == sector] if sector else []
+def _scenarios_opened(target: Target, today: date) -> Measurement:
+    """Opened scenarios now; monthly increments since the target's start (earlier ones as one
+    increment in the month before it) and the gain in the last 90 days, counted in SQL."""
+    where = [Scenario.sector == target.sector] if target.sector else []
     current = db.session.scalar(sa.select(sa.func.count()).select_from(Scenario).where(
         Scenario.status == ScenarioStatus.OPENED, *where)) or 0
     cutoff = datetime.combine(today - timedelta(days=PACE_DAYS - 1), time.min, base_zone())
-    opened = db.session.scalars(sa.select(Scenario.opened_at).where(Scenario.opened_at.is_not(None), *where)).all()
-    increments: dict[date, float] = dict(count_by_local_month(opened))
-    gain = sum(1 for opened_at in opened if opened_at >= cutoff)
+    months = months_between(target.start_date, max(today, target.start_date))
+    opened = (sa.select(local_month_index(Scenario.opened_at, months).label("month"),
+                        sa.case((Scenario.opened_at >= cutoff, 1), else_=0).label("recent"))
+              .where(Scenario.opened_at.is_not(None), *where).subquery())
+    increments: dict[date, float] = {}
+    gain = 0
+    before = months[0] - timedelta(days=1)
+    for index, n, recent in db.session.execute(
+            sa.select(opened.c.month, sa.func.count(), sa.func.sum(opened.c.recent)).group_by(opened.c.month)):
+        month = months[index] if 0 <= index < len(months) else month_start(before if index < 0 else today)
+        increments[month] = increments.get(month, 0) + n
+        gain += int(recent or 0)
     measurement = _cumulative(increments, current, today, apportion=False)
     measurement.ninety_days_ago = current - gain
     return measurement
@@ -296,7 +307,7 @@ def measure(target: Target, today: date | None = None) -> Measurement:
     """The target's metric from the data as it is now."""
     today = today or local(now()).date()
     if target.metric is Metric.SCENARIOS_OPENED:
-        return _scenarios_opened(target.sector, today)
+        return _scenarios_opened(target, today)
     if target.metric is Metric.TRIALS_VERIFIED:
         return _trials_verified(target.sector, today)
     if target.metric is Metric.BOOKINGS_COMPLETED:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import current_app
 
 
@@ -66,24 +65,15 @@ def from_local_input(value: datetime) -> datetime:
     return value.replace(tzinfo=base_zone()).astimezone(timezone.utc)
 
 
-def count_by_local_month(instants: Iterable[datetime]) -> dict[date, int]:
-    """How many ``instants`` fall in each local calendar month (keyed by its first day).
+def local_month_index(column, months: list[date]):
+    """SQL for the position in ``months`` (consecutive month starts, at least one) of the local calendar month
+    ``column`` (a UTC instant) falls in: -1 before the first, ``len(months)`` after the last.
 
-    Sorted once and cut at each month's first local midnight, so a page counting thousands of
-    instants does not convert every one to the local zone."""
-    items = sorted(instants)
-    if not items:
-        return {}
-    out: dict[date, int] = {}
-    month = local(items[0]).date().replace(day=1)
-    done = 0
-    while done < len(items):
-        following = next_month(month)
-        cut = bisect_left(items, at_local(following, time.min), lo=done)
-        if cut > done:
-            out[month] = cut - done
-        done, month = cut, following
-    return out
+    The months are cut at their first local midnights, computed here, so the database counts by
+    month without knowing the base's time zone and without sending the rows to Python. Group by it
+    through a subquery: PostgreSQL cannot match a GROUP BY expression holding bound parameters."""
+    cuts = [at_local(m, time.min) for m in (*months, next_month(months[-1]))]
+    return sa.case(*((column < cut, i - 1) for i, cut in enumerate(cuts)), else_=len(months))
 
 
 def month_start(day: date) -> date:
