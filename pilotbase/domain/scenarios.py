@@ -460,14 +460,21 @@ def duplicates_of(viewer: User, items: list[Scenario], threshold: float = DUPLIC
     if not result:
         return result
     H = ScenarioDuplicateHint
+    # The best ``limit`` per scenario are picked in SQL: a scenario written from a common template
+    # can look like hundreds of others, and loading them all (with their tags) only to show five
+    # made the queue cost what the registry holds.
+    ranked = (sa.select(H.scenario_id, H.duplicate_id, H.score, sa.func.row_number().over(
+                  partition_by=H.scenario_id, order_by=(H.score.desc(), H.duplicate_id)).label("rank"))
+              .join(Scenario, Scenario.id == H.duplicate_id)
+              .where(H.scenario_id.in_(list(result)), H.score >= threshold, visible_filter(viewer),
+                     Scenario.status.not_in((S.REJECTED, S.RETIRED)))
+              .subquery())
     rows = db.session.execute(
-        sa.select(H.scenario_id, H.score, Scenario).join(Scenario, Scenario.id == H.duplicate_id)
-        .where(H.scenario_id.in_(list(result)), H.score >= threshold, visible_filter(viewer),
-               Scenario.status.not_in((S.REJECTED, S.RETIRED)))
-        .order_by(H.scenario_id, H.score.desc(), H.duplicate_id))
+        sa.select(ranked.c.scenario_id, ranked.c.score, Scenario).join(Scenario, Scenario.id == ranked.c.duplicate_id)
+        .where(ranked.c.rank <= limit).order_by(ranked.c.scenario_id, ranked.c.rank)
+        .options(sa.orm.raiseload(Scenario.tags)))  # a hint shows code, title and status only
     for sid, score, other in rows:
-        if len(result[sid]) < limit:
-            result[sid].append((other, score))
+        result[sid].append((other, score))
     return result
 
 
