@@ -59,6 +59,7 @@ def _init_extensions(app: Flask) -> None:
                      compare_type=True)
     babel.init_app(app, locale_selector=i18n.select_locale,
                    default_translation_directories=str(Path(__file__).parent / "translations"))
+    babel.domain_instance = i18n.RememberingDomain()  # replaces Flask-Babel's cached default domain
     csrf.init_app(app)
     limiter.init_app(app)
     talisman.init_app(
