@@ -397,3 +397,22 @@ def test_the_dashboard_costs_the_same_queries_with_5_or_200_bookings(world, user
     assert many == few, "\n\n".join(statements)
     assert queries("/dashboard?sector=logistics") == few_sector
     assert few < 40  # and it is a handful, not one per row
+
+
+def test_dashboard_numbers_are_written_exactly_as_babel_writes_them():
+    """The page's fast number formatting must not differ from Babel's in any locale we serve
+    (rounding half to even from the shortest repr, grouping, the fraction digits of each pattern)."""
+    import random
+
+    from babel import Locale
+
+    from pilotbase.web.dashboard.views import Numbers
+
+    rnd = random.Random(7)
+    values = [0, 0.0, 0.05, 0.25, 0.35, 1.0005, 2.0015, 999.9999, 1000, 1000.0, 1234567.891, 99.95, 5e-4, -3, -2.5,
+              *(rnd.random() * 10 ** rnd.randint(0, 8) for _ in range(2000)), *(rnd.randint(0, 10 ** 7) for _ in range(500))]
+    for code in ("zh_Hans_CN", "en"):
+        n = Numbers(Locale.parse(code))
+        for value in values:
+            assert n.number(value) == n.decimal.apply(value, n.locale), (code, value)
+            assert n.percent(value) == n.percent_pattern.apply(value, n.locale) + " %", (code, value)

@@ -21,7 +21,7 @@ from ..models import (Bay, BayMonthStat, Booking, BookingStatus, CollaborationMo
 from . import targets
 from .errors import ValidationFailed
 from .targets import open_minutes, weekly_minutes
-from .timeutil import (at_local, count_by_local_month, local, month_end, month_start, months_between, next_month, now,
+from .timeutil import (at_local, local_month_index, local, month_end, month_start, months_between, next_month, now,
                        week_start)
 
 USED = (BookingStatus.APPROVED.value, BookingStatus.COMPLETED.value)
@@ -182,12 +182,15 @@ def _scenario_figures(period: Period) -> dict:
               Scenario.opened_at < period.end]
     if period.sector:
         opened.append(Scenario.sector == period.sector)
-    rows = db.session.execute(sa.select(Scenario.sector, Scenario.opened_at).where(*opened)).all()
+    months = period.months
+    cells = (sa.select(Scenario.sector, local_month_index(Scenario.opened_at, months).label("month"))
+             .where(*opened).subquery())
     by_sector = {s: 0 for s in Sector}
-    for sector, _opened_at in rows:
-        by_sector[sector] += 1
-    by_month = {m: 0 for m in period.months}
-    by_month.update(count_by_local_month(opened_at for _sector, opened_at in rows))
+    by_month = {m: 0 for m in months}
+    for sector, index, n in db.session.execute(
+            sa.select(cells.c.sector, cells.c.month, sa.func.count()).group_by(cells.c.sector, cells.c.month)):
+        by_sector[Sector(sector)] += n
+        by_month[months[index]] += n  # opened_at lies in the period: 0 <= index < len(months)
     tags = dict(((kind, value), n) for kind, value, n in db.session.execute(
         sa.select(ScenarioTag.kind, ScenarioTag.value, sa.func.count())
         .join(Scenario, Scenario.id == ScenarioTag.scenario_id)
@@ -198,7 +201,7 @@ def _scenario_figures(period: Period) -> dict:
         running += by_month[month]
         series.append((month, by_month[month], running))
     return {
-        "scenarios_opened": len(rows),
+        "scenarios_opened": sum(by_sector.values()),
         "scenarios_by_sector": by_sector,
         "scenarios_by_mode": {m: tags.get((TagKind.MODE.value, m.value), 0) for m in CollaborationMode},
         "scenarios_by_robot_type": {r: tags.get((TagKind.ROBOT_TYPE.value, r.value), 0) for r in RobotType},
@@ -276,9 +279,11 @@ def _booking_figures(period: Period) -> dict:
     weekly = weekly_minutes(bays)
     capacity = open_minutes(weekly, period.first, period.last_day)
     active = {b.id for b in bays}
+    # A month's capacity needs only the base's total for each weekday, not each bay's.
+    base_week = {0: [sum(day) for day in zip(*weekly.values())] if weekly else [0] * 7}
     months = []
     for month in period.months:
-        month_capacity = sum(open_minutes(weekly, month, month_end(month)).values())
+        month_capacity = open_minutes(base_week, month, month_end(month))[0]
         months.append(MonthUse(month, {s.value: per_month[month].get(s.value, 0) for s in BookingStatus},
                                round(minutes_month[month] / 60, 1), round(month_capacity / 60, 1)))
     uses = [BayUse(b, per_bay[b.id][0], round(per_bay[b.id][1] / 60, 1), round(capacity.get(b.id, 0) / 60, 1))
@@ -292,16 +297,17 @@ def _booking_figures(period: Period) -> dict:
 
 def _firm_figures(period: Period, limit: int) -> dict:
     completed = BookingStatus.COMPLETED.value
+    # One pass over the cells: every served firm's sums, and how many there are (a window count).
     served = (sa.select(FirmMonthStat.firm_id, sa.func.sum(FirmMonthStat.bookings).label("n"),
-                        sa.func.sum(FirmMonthStat.minutes).label("minutes"))
+                        sa.func.sum(FirmMonthStat.minutes).label("minutes"), sa.func.count().over().label("total"))
               .where(FirmMonthStat.status == completed, _in_period(FirmMonthStat.month, period),
                      FirmMonthStat.bookings > 0)
               .group_by(FirmMonthStat.firm_id).subquery())
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(served)) or 0
-    top = db.session.execute(sa.select(Firm, served.c.n, served.c.minutes).join(served, served.c.firm_id == Firm.id)
+    top = db.session.execute(sa.select(Firm, served.c.n, served.c.minutes, served.c.total)
+                             .join(served, served.c.firm_id == Firm.id)
                              .order_by(served.c.n.desc(), Firm.name).limit(limit)).all()
-    return {"firms_served": total,
-            "firms": [FirmUse(firm, int(n), round(int(minutes) / 60, 1)) for firm, n, minutes in top]}
+    return {"firms_served": top[0].total if top else 0,
+            "firms": [FirmUse(firm, int(n), round(int(minutes) / 60, 1)) for firm, n, minutes, _total in top]}
 
 
 def official(period: Period, top_firms: int = 20) -> Official:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from urllib.parse import urlencode
 
@@ -56,17 +57,33 @@ class Numbers:
         self.locale = locale
         self.decimal = parse_pattern(locale.decimal_formats[None])
         self.percent_pattern = parse_pattern("#,##0.0")
-        # Whole numbers (most cells) are grouped like Python's "," format when the locale groups by
-        # threes; anything else (fractions, negatives, other groupings) goes through Babel.
-        self.group = locale.number_symbols["latn"]["group"] if self.decimal.grouping == (3, 3) else None
+        # Non-negative numbers (most cells) are written like Python's "," format when the locale
+        # groups by threes, rounded as Babel rounds (half to even, from the shortest decimal
+        # repr); anything else (negatives, other groupings) goes through Babel.
+        symbols = locale.number_symbols["latn"]
+        self.group = symbols["group"] if self.decimal.grouping == (3, 3) else None
+        self.point = symbols["decimal"]
+
+    def _fast(self, value: float, pattern) -> str | None:
+        if self.group is None or type(value) not in (int, float) or not value >= 0 or value == float("inf"):
+            return None
+        least, most = pattern.frac_prec
+        if type(value) is int and not least:
+            return f"{value:,}".replace(",", self.group) if value >= 1000 else str(value)
+        whole, _dot, fraction = f"{Decimal(str(value)).quantize(Decimal(1).scaleb(-most)):,f}".partition(".")
+        fraction = fraction.rstrip("0").ljust(least, "0")
+        whole = whole.replace(",", self.group)
+        return f"{whole}{self.point}{fraction}" if fraction else whole
 
     def number(self, value: float) -> str:
-        if self.group is not None and type(value) is int and value >= 0:
-            return f"{value:,}".replace(",", self.group) if value >= 1000 else str(value)
-        return self.decimal.apply(value, self.locale)
+        fast = self._fast(value, self.decimal)
+        return fast if fast is not None else self.decimal.apply(value, self.locale)
 
     def percent(self, value: float | None) -> str:
-        return "—" if value is None else self.percent_pattern.apply(value, self.locale) + " %"
+        if value is None:
+            return "—"
+        fast = self._fast(value, self.percent_pattern)
+        return (fast if fast is not None else self.percent_pattern.apply(value, self.locale)) + " %"
 
     def target_value(self, p, value: float | None) -> str:
         """A value of the target's metric in the locale, with "%" for utilisation."""
