@@ -13,6 +13,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def safe_cell(value) -> str:
     """Text a spreadsheet will not run as a formula (CSV injection); numbers are left as they are."""
+    if type(value) is str:  # most cells: no conversion, one look at the first character
+        return "'" + value if value[:1] in FORMULA_STARTS else value
     if value is None:
         return ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

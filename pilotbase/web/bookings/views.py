@@ -686,8 +686,16 @@ def export(fmt: str):
                                 Booking.ends_at, Booking.status, Booking.purpose, Booking.created_at,
                                 Booking.decision_reason)
              .select_from(sa.join(Booking, Firm, Firm.id == Booking.firm_id).join(Bay, Bay.id == Booking.bay_id)))
+    written: dict[datetime, str] = {}  # starts and ends repeat on the bays' grid: each written once
+
+    def local_text(instant: datetime) -> str:
+        text = written.get(instant)
+        if text is None:
+            text = written[instant] = instant.astimezone(zone).strftime(stamp)
+        return text
+
     rows = ([r.id, r.name, r.code, r.name_en if english and r.name_en else r.name_zh,
-             r.starts_at.astimezone(zone).strftime(stamp), r.ends_at.astimezone(zone).strftime(stamp),
+             local_text(r.starts_at), local_text(r.ends_at),
              _hours((r.ends_at - r.starts_at).total_seconds() / 3600), statuses[r.status], r.purpose,
              r.created_at.astimezone(zone).strftime(stamp), r.decision_reason]
             for r in db.session.execute(query))
