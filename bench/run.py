@@ -20,7 +20,9 @@ What it does (see bench/README.md for how to read the figures):
 4. Prints a table, writes ``bench/results.json`` and exits 1 when a goal is missed.
 
 Goals at scale 1.0: p95 <= 25 ms everywhere; growth <= 1.5; the same query count at both scales;
-peak memory <= 300 MB.
+peak memory <= 300 MB. The whole-base month export shows ten times the rows at ten times the data,
+so it is judged per row it shows: p95 <= 25 ms per 1,000 rows, and that cost per row may grow at
+most 1.5 times (the same export for one bay is held to the page goals).
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ SCALES = (0.1, 1.0)
 
 GOAL_P95_MS = 25.0
 GOAL_GROWTH = 1.5
+# A whole-base export shows every row of its period: ten times the data is ten times the rows.
+# It is judged per 1,000 rows shown (see bench/README.md, "Goals").
+GOAL_P95_MS_PER_1000_ROWS = 25.0
 GOAL_MEMORY_MB = 300.0
 LOAD_BUDGET_S = 60.0
 
@@ -409,6 +414,7 @@ class Endpoint:
     make: Callable[[int], Request]
     status: int = 200
     shows: str = ""    # what the page shows, for the table
+    per_rows: bool = False  # an export of every row of a period: judged per 1,000 rows shown
 
 
 def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
@@ -441,9 +447,12 @@ def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
         eps.append(Endpoint("targets", "official", get("/targets"), shows="every target with progress"))
     if "/api/v1/targets" in routes:
         eps.append(Endpoint("GET /api/v1/targets", "api:official", get("/api/v1/targets")))
-    eps.append(Endpoint("CSV export of a month", "operator",
+    eps.append(Endpoint("CSV export of a month, one bay", "operator",
+                        get(f"/bookings/export.csv?from={fx.month}&to={fx.month}&bay_id={fx.bay_id}"),
+                        shows=f"every booking of {fx.month} in the busiest bay"))
+    eps.append(Endpoint("CSV export of a month, whole base", "operator",
                         get(f"/bookings/export.csv?from={fx.month}&to={fx.month}"),
-                        shows=f"every booking of {fx.month}"))
+                        shows=f"every booking of {fx.month}", per_rows=True))
     eps.append(Endpoint("GET /api/v1/bookings", "api:firm", get("/api/v1/bookings?per_page=50"),
                         shows="50 of the firm's bookings"))
 
@@ -552,6 +561,7 @@ def measure(url: str, scale: float, requests: int, warmups: int, only: str = "")
             mimetype = response.mimetype
             statuses.add(response.status_code)
         size = round(statistics.mean(sizes))
+        shown = body.count(b"\n") - 1 if ep.per_rows else None  # CSV lines after the header
         base = bare_p50(size, mimetype)
         p50, p95 = percentile(times, 0.5) * 1000, percentile(times, 0.95) * 1000
         results.append({
@@ -560,6 +570,8 @@ def measure(url: str, scale: float, requests: int, warmups: int, only: str = "")
             "p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "max_ms": round(max(times) * 1000, 2),
             "queries": statistics.mode(counts), "queries_range": [min(counts), max(counts)], "bytes": size, "bare_p50_ms": round(base, 3),
             "ratio_to_bare": round(p50 / base, 1) if base else None,
+            "per_rows": ep.per_rows, "rows_shown": shown,
+            "p95_ms_per_1000_rows": round(p95 * 1000 / shown, 2) if shown else None,
         })
         print(f"  {ep.name:<36} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  queries {_q([min(counts), max(counts)]):>5}"
               f"  {size:>8} B  x{p50 / base:5.1f} bare", flush=True)
@@ -793,14 +805,22 @@ def evaluate(by_scale: dict[float, dict]) -> tuple[list[dict], list[str]]:
             found = next((e for e in data["endpoints"] if e["name"] == ep["name"]), None)
             row[f"{scale:g}"] = found
         a, b = row.get(f"{SCALES[0]:g}"), row.get(f"{SCALES[1]:g}")
-        row["growth"] = round(b["p95_ms"] / a["p95_ms"], 2) if a and b and a["p95_ms"] else None
+        per_rows = ep.get("per_rows")
+        # Growth compares what a request costs at both scales; for a whole-period export, what
+        # one row shown costs (it shows ten times the rows at ten times the data).
+        key = "p95_ms_per_1000_rows" if per_rows else "p95_ms"
+        row["growth"] = round(b[key] / a[key], 2) if a and b and a[key] and b[key] else None
         # The usual count per request (an API token's once-a-minute "last used" write can add one).
         row["same_queries"] = a["queries"] == b["queries"] if a and b else None
-        if b:
-            if b["p95_ms"] > GOAL_P95_MS:
-                missed.append(f"{ep['name']}: p95 {b['p95_ms']} ms at scale 1.0 (goal <= {GOAL_P95_MS:g} ms)")
+        if b and per_rows:
+            if b["p95_ms_per_1000_rows"] > GOAL_P95_MS_PER_1000_ROWS:
+                missed.append(f"{ep['name']}: p95 {b['p95_ms_per_1000_rows']} ms per 1,000 rows at scale 1.0 "
+                              f"(goal <= {GOAL_P95_MS_PER_1000_ROWS:g} ms)")
+        elif b and b["p95_ms"] > GOAL_P95_MS:
+            missed.append(f"{ep['name']}: p95 {b['p95_ms']} ms at scale 1.0 (goal <= {GOAL_P95_MS:g} ms)")
         if row["growth"] is not None and row["growth"] > GOAL_GROWTH:
-            missed.append(f"{ep['name']}: growth {row['growth']} (goal <= {GOAL_GROWTH:g})")
+            what = "growth per row shown" if per_rows else "growth"
+            missed.append(f"{ep['name']}: {what} {row['growth']} (goal <= {GOAL_GROWTH:g})")
         if row["same_queries"] is False:
             missed.append(f"{ep['name']}: {a['queries']} queries per request at 0.1, {b['queries']} at 1.0 "
                           "(goal: the same count)")
@@ -821,6 +841,11 @@ def print_table(rows: list[dict], by_scale: dict[float, dict], load: dict | None
         print(f"{row['name']:<36} {_ms(s, 'p50_ms'):>9} {_ms(s, 'p95_ms'):>9} {_ms(l, 'p50_ms'):>9} "
               f"{_ms(l, 'p95_ms'):>9} {row['growth'] if row['growth'] is not None else '-':>7} {queries:>9} "
               f"{(l or s)['bytes']:>10} {(l or s)['ratio_to_bare']:>7}")
+    for row in rows:
+        if any(row.get(k) and row[k].get("per_rows") for k in (a, b)):
+            print(f"{row['name']}: " + "; ".join(
+                f"{row[k]['rows_shown']} rows at {k}, p95 {row[k]['p95_ms_per_1000_rows']} ms per 1,000 rows"
+                for k in (a, b) if row.get(k)) + " (growth above is per row shown)")
     for scale, data in by_scale.items():
         print(f"peak memory at scale {scale:g}: {data['peak_memory_mb']} MB ({_rows(data['rows'])})")
     if load:
@@ -919,7 +944,9 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
         "machine": machine(engine),
         "goals": {"p95_ms": GOAL_P95_MS, "growth": GOAL_GROWTH, "peak_memory_mb": GOAL_MEMORY_MB,
-                  "queries": "the same fixed count at both scales"},
+                  "queries": "the same fixed count at both scales",
+                  "whole_period_exports": {"p95_ms_per_1000_rows": GOAL_P95_MS_PER_1000_ROWS,
+                                           "growth": "of the p95 per row shown"}},
         "requests_per_endpoint": args.requests,
         "endpoints": rows,
         "scales": {f"{s:g}": {"peak_memory_mb": d["peak_memory_mb"], "rows": d["rows"], "fixture": d["fixture"]}
