@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import lazyload
 
 from ..extensions import db
 from ..models import HOLDING, Bay, BayCapability, Blackout, Booking, BookingStatus, Capability, CollaborationMode, User
@@ -61,13 +64,20 @@ def _minutes(text: str) -> int:
     return value
 
 
-def opening_windows(bay: Bay, day: date) -> list[tuple[datetime, datetime]]:
-    """The bay's open intervals on one local day, as UTC instants."""
+def opening_windows(bay: Bay, day: date, instants: dict | None = None) -> list[tuple[datetime, datetime]]:
+    """The bay's open intervals on one local day, as UTC instants (memoised in ``instants`` if given,
+    for a search over many bays)."""
     windows = []
     for opens, closes in bay.opening_hours.get(str(day.weekday()), []):
-        start = at_local(day, parse_clock(opens))
-        end = at_local(day + timedelta(days=1), time.min) if closes == "24:00" else at_local(day, parse_clock(closes))
-        windows.append((start, end))
+        window = instants.get((day, opens, closes)) if instants is not None else None
+        if window is None:
+            start = at_local(day, parse_clock(opens))
+            end = (at_local(day + timedelta(days=1), time.min) if closes == "24:00"
+                   else at_local(day, parse_clock(closes)))
+            window = (start, end)
+            if instants is not None:
+                instants[(day, opens, closes)] = window
+        windows.append(window)
     return windows
 
 
@@ -290,49 +300,152 @@ def availability(bay: Bay, start: datetime, end: datetime,
     return free, busy
 
 
+# Every booking passes ``check_rules``, which caps its length at the bay's maximum duration, and no bay's
+# maximum may exceed seven days (``_bay_data``): a booking overlapping an instant starts less than this before it.
+LONGEST_BOOKING = timedelta(days=7)
+
+
 def find_free_slots(*, capabilities: list[str], min_hours: float, start: datetime, end: datetime,
                     limit: int = 10) -> list[tuple[Bay, datetime, datetime]]:
     """The earliest ``limit`` free intervals of at least ``min_hours`` in bays offering all
     ``capabilities`` within [start, end), honouring each bay's notice, horizon and granularity.
 
-    Two indexed queries load the window's holds and blackouts for the candidate bays;
-    the rest is interval arithmetic over those rows only.
+    Each bay's free intervals are made lazily in time order and the bays' streams merged, stopping
+    after ``limit``: the work follows the slots shown (and the bays searched), not bays x days.
+    The holds and blackouts come from two indexed queries, the holds read in start order only as
+    far as the search gets.
     """
-    bays = list(db.session.scalars(bays_query(capabilities)))
+    # What each bay offers is not needed here: skip the query loading it.
+    bays = list(db.session.scalars(bays_query(capabilities).options(lazyload(Bay.capability_rows))))
     current = now()
-    # Only the intervals are needed: plain rows, grouped by bay (no ORM objects, no per-bay scan).
-    held: dict[int, list] = {}
-    if bays:
-        for row in db.session.execute(
-                sa.select(Booking.bay_id, Booking.starts_at, Booking.ends_at)
-                .where(Booking.bay_id.in_([b.id for b in bays]), Booking.status.in_(HOLDING),
-                       Booking.starts_at < end, Booking.ends_at > start)):
-            held.setdefault(row.bay_id, []).append(row)
-    blackouts = blackouts_between(None, start, end)
-    slots = []
     need = timedelta(hours=min_hours)
+    searched = []  # (bay, earliest, latest) of the bays that can offer such a slot at all
     for bay in bays:
         earliest = max(start, current + timedelta(hours=bay.min_notice_hours))
         latest = min(end, current + timedelta(days=bay.horizon_days))
-        if latest <= earliest:
-            continue
-        own = held.get(bay.id, [])
-        dark = [b for b in blackouts if b.bay_id in (None, bay.id)]
-        free, _busy = availability(bay, earliest, latest, own, dark)
-        step = timedelta(minutes=bay.granularity_minutes)
-        for s, e in free:
-            s = _ceil_to_grid(s, step)
-            e = _floor_to_grid(e, step)
-            if e - s >= need and need >= timedelta(minutes=bay.min_duration_minutes) and \
-                    need <= timedelta(minutes=bay.max_duration_minutes):
-                slots.append((bay, s, e))
-    slots.sort(key=lambda t: (t[1], t[0].code))
-    return slots[:limit]
+        if latest > earliest and \
+                timedelta(minutes=bay.min_duration_minutes) <= need <= timedelta(minutes=bay.max_duration_minutes):
+            searched.append((bay, earliest, latest))
+    holds = None
+    if bays:
+        low = min((e for _b, e, _l in searched), default=start)
+        high = max((l for _b, _e, l in searched), default=end)
+        holds = _Holds([b.id for b, _e, _l in searched], low, high)
+    try:
+        # As blackouts_between(None, start, end), as plain rows.
+        blackouts = db.session.execute(
+            sa.select(Blackout.bay_id, Blackout.starts_at, Blackout.ends_at)
+            .where(Blackout.lifted_at.is_(None), Blackout.starts_at < end, Blackout.ends_at > start)).all()
+        instants: dict = {}  # shared by the bays: most have the same opening hours
+        streams = [_bay_slots(bay, earliest, latest, need, holds,
+                              sorted((b.starts_at, b.ends_at) for b in blackouts if b.bay_id in (None, bay.id)),
+                              instants)
+                   for bay, earliest, latest in searched]
+        merged = heapq.merge(*streams, key=lambda t: (t[1], t[0].code))
+        return list(islice((t for t in merged if t[2] is not None), limit))
+    finally:
+        if holds is not None:
+            holds.close()
+
+
+class _Holds:
+    """The pending and approved bookings of some bays overlapping [start, end), from one query read
+    in start order and only as far as the search asks (``next_hold``)."""
+
+    def __init__(self, bay_ids: list[int], start: datetime, end: datetime):
+        columns = (Booking.bay_id, Booking.starts_at, Booking.ends_at, Booking.status)
+        # Holds begun by ``start`` (a short range of ix_bookings_bay_time), then those beginning later
+        # in time order, walking ix_bookings_starts_at so the database need not sort the whole window
+        # first: ``bay_id + 0`` keeps the planners off the bay index there. The status is checked in
+        # Python: in SQL it could tempt the planners to the status index.
+        begun = sa.select(*columns).where(Booking.bay_id.in_(bay_ids), Booking.starts_at > start - LONGEST_BOOKING,
+                                          Booking.starts_at <= start, Booking.ends_at > start)
+        later = sa.select(*columns).where((Booking.bay_id + 0).in_(bay_ids), Booking.starts_at > start,
+                                          Booking.starts_at < end)
+        query = sa.union_all(begun, later)
+        self._result = db.session.connection().execute(query.order_by(query.selected_columns.starts_at))
+        self._rows = iter(self._result)
+        self._read_to = start - LONGEST_BOOKING  # every hold starting before this has been read
+        self._done = False
+        self._held: dict[int, list[tuple[datetime, datetime]]] = {bay_id: [] for bay_id in bay_ids}
+        self._first = dict.fromkeys(bay_ids, 0)  # each bay's holds before this ended before its search
+
+    def next_hold(self, bay_id: int, after: datetime, before: datetime) -> tuple[datetime, datetime] | None:
+        """The bay's earliest-starting hold that ends after ``after``, if it starts before ``before``.
+        ``after`` must not decrease from one call to the next for a bay."""
+        held, i = self._held[bay_id], self._first[bay_id]
+        while True:
+            while i < len(held) and held[i][1] <= after:
+                i += 1
+            self._first[bay_id] = i
+            if i < len(held):
+                return held[i] if held[i][0] < before else None
+            if self._done or self._read_to >= before:
+                return None
+            row = next(self._rows, None)
+            if row is None:
+                self._done = True
+            else:
+                self._read_to = row.starts_at
+                if row.status in HOLDING:
+                    self._held[row.bay_id].append((row.starts_at, row.ends_at))
+
+    def close(self) -> None:
+        self._result.close()
+
+
+def _open_runs(bay: Bay, start: datetime, end: datetime, instants: dict):
+    """The bay's opening hours within [start, end) as maximal (start, end) runs in time order, one
+    local day at a time; windows that touch, also across midnight, make one run. A day's windows
+    lie within that local day, so the days of ``start`` to ``end`` are all there is to look at."""
+    run = None
+    day, last = local(start).date(), local(end).date()
+    while day <= last:
+        for opens, closes in sorted(opening_windows(bay, day, instants)):
+            opens, closes = max(opens, start), min(closes, end)
+            if closes <= opens:
+                continue
+            if run is not None and opens <= run[1]:
+                run = (run[0], max(run[1], closes))
+                continue
+            if run is not None:
+                yield run
+            run = (opens, closes)
+        day += timedelta(days=1)
+    if run is not None:
+        yield run
+
+
+def _bay_slots(bay: Bay, earliest: datetime, latest: datetime, need: timedelta, holds: _Holds,
+               dark: list[tuple[datetime, datetime]], instants: dict):
+    """(bay, start, end) of each free interval of the bay in [earliest, latest), on its time grid,
+    lasting at least ``need``, in time order; ``dark``: the bay's blackouts, sorted.
+
+    Before looking past an instant the stream yields a marker (bay, instant, None): "nothing
+    earlier from this bay". The merge then lets a bay look further, and read more holds, only once
+    every other bay has got that far, instead of each bay searching ahead for its next slot."""
+    step = timedelta(minutes=bay.granularity_minutes)
+    first_dark = 0  # the blackouts before this one ended before the search got there
+    for run_start, run_end in _open_runs(bay, earliest, latest, instants):
+        free_from = run_start
+        while free_from < run_end:
+            yield bay, free_from, None
+            # The next busy interval (ending after free_from): a blackout, or a hold starting before it.
+            while first_dark < len(dark) and dark[first_dark][1] <= free_from:
+                first_dark += 1
+            busy = dark[first_dark] if first_dark < len(dark) and dark[first_dark][0] < run_end else None
+            busy = holds.next_hold(bay.id, free_from, busy[0] if busy else run_end) or busy
+            busy_start, busy_end = busy or (run_end, run_end)
+            if busy_start > free_from:
+                s, e = _ceil_to_grid(free_from, step), _floor_to_grid(busy_start, step)
+                if e - s >= need:
+                    yield bay, s, e
+            free_from = busy_end
 
 
 def _grid_offset(dt: datetime, step: timedelta) -> timedelta:
-    midnight = local(dt).replace(hour=0, minute=0, second=0, microsecond=0)
-    return (local(dt) - midnight) % step
+    wall = local(dt)
+    return (wall - wall.replace(hour=0, minute=0, second=0, microsecond=0)) % step
 
 
 def _ceil_to_grid(dt: datetime, step: timedelta) -> datetime:
