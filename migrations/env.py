@@ -42,6 +42,9 @@ def run_migrations_online():
             # works outside a transaction, so it goes straight to the DBAPI connection.
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         try:
+            from pilotbase.models.base import compare_in
+
+            conf_args.setdefault("include_object", compare_in(connection.dialect.name))
             context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
             with context.begin_transaction():
                 context.run_migrations()

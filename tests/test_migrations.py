@@ -12,6 +12,7 @@ from flask_migrate import downgrade, upgrade
 
 from pilotbase import create_app
 from pilotbase.extensions import db
+from pilotbase.models.base import compare_in
 
 from .conftest import PG_URL
 
@@ -77,7 +78,8 @@ def test_models_match_migrations(empty_database_url, tmp_path):
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "include_object": compare_in(conn.dialect.name)})
             diff = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert diff == [], f"models and migrations differ; run `flask db migrate`: {diff}"

@@ -22,6 +22,20 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def postgresql_only(index: sa.Index) -> sa.Index:
+    """An index created on PostgreSQL only (e.g. a pg_trgm GIN index): SQLite skips its DDL, and
+    ``compare_in(dialect)`` keeps Alembic's comparison from asking SQLite for it."""
+    index.info["only_on"] = "postgresql"
+    return index.ddl_if(dialect="postgresql")
+
+
+def compare_in(dialect: str):
+    """Alembic's ``include_object`` for ``dialect``: leaves out indexes meant for another engine."""
+    def include_object(obj, _name, type_, _reflected, _compare_to) -> bool:
+        return not (type_ == "index" and obj.info.get("only_on", dialect) != dialect)
+    return include_object
+
+
 # The largest id: ids are ``integer`` columns (32-bit on PostgreSQL). A larger number from a URL or a
 # request body names nothing, and is refused before it overflows a query.
 MAX_ID = 2**31 - 1

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .accounts import Firm, User
-from .base import Base, UTCDateTime, enum_column, utcnow
+from .base import Base, UTCDateTime, enum_column, postgresql_only, utcnow
 
 
 class Sector(str, enum.Enum):
@@ -72,7 +72,11 @@ class Scenario(Base):
     __tablename__ = "scenarios"
     # AUTOINCREMENT on SQLite: an id (and so a code) is never handed out twice.
     __table_args__ = (
-        sa.Index("ix_scenarios_status_opened", "status", "opened_at"),
+        # Covering (migration 0007): the catalogue's order and the dashboard's counts by sector and month.
+        sa.Index("ix_scenarios_status_opened_sector", "status", "opened_at", "sector", "id"),
+        # The catalogue's word search (LIKE '%word%') on PostgreSQL; SQLite scans.
+        postgresql_only(sa.Index("ix_scenarios_search_trgm", "search_text", postgresql_using="gin",
+                                 postgresql_ops={"search_text": "gin_trgm_ops"})),
         sa.Index("ix_scenarios_status_submitted", "status", "submitted_at"),
         sa.Index("ix_scenarios_sector_status", "sector", "status"),
         {"sqlite_autoincrement": True},

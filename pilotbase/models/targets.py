@@ -71,6 +71,10 @@ class BayMonthStat(Base):
     bookings: Mapped[int] = mapped_column(default=0)
     minutes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
+    # Covering (migration 0007): the dashboard sums a period's cells from the index alone.
+    __table_args__ = (sa.Index("ix_bay_month_stats_month_status_totals", "month", "status", "bay_id", "bookings",
+                               "minutes"),)
+
 
 class FirmMonthStat(Base):
     """Bookings per firm, local month and status: "firms served" counts distinct firms here."""
@@ -83,7 +87,8 @@ class FirmMonthStat(Base):
     bookings: Mapped[int] = mapped_column(default=0)
     minutes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
-    __table_args__ = (sa.Index("ix_firm_month_stats_status_month", "status", "month"),)
+    __table_args__ = (sa.Index("ix_firm_month_stats_status_month_totals", "status", "month", "firm_id", "bookings",
+                               "minutes"),)
 
 
 class TrialMonthStat(Base):
@@ -99,6 +104,9 @@ class TrialMonthStat(Base):
     runs: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     successful_runs: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
+    __table_args__ = (sa.Index("ix_trial_month_stats_totals", "month", "sector", "status", "outcome", "trials", "runs",
+                               "successful_runs"),)
+
 
 class IncidentMonthStat(Base):
     """Incidents per local month they occurred, scenario sector, kind, severity and status."""
@@ -111,3 +119,6 @@ class IncidentMonthStat(Base):
     severity: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     incidents: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (sa.Index("ix_incident_month_stats_totals", "month", "sector", "kind", "severity", "status",
+                               "incidents"),)
