@@ -218,7 +218,7 @@ class PostgresEngine(Engine):
             print(f"bench: building the scale-{scale:g} PostgreSQL database (cached as {name})", flush=True)
             build(url, scale)
             self._admin(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
-            _analyze(self._url_for(name))
+            _analyze(self._url_for(name), vacuum=True)  # the visibility map is copied with the template
         return self._url_for(name)
 
     def working_copy(self, scale: float, label: str) -> str:
@@ -235,14 +235,16 @@ class PostgresEngine(Engine):
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _analyze(url: str) -> None:
+def _analyze(url: str, vacuum: bool = False) -> None:
+    """Planner statistics; after a bulk load also VACUUM, which sets the visibility map that lets
+    PostgreSQL answer from covering indexes alone (autovacuum would, some time after the load)."""
     import sqlalchemy as sa
 
     from pilotbase.config import normalise_database_url
 
     engine = sa.create_engine(normalise_database_url(url), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text("ANALYZE"))
+        conn.execute(sa.text("VACUUM ANALYZE" if vacuum else "ANALYZE"))
     engine.dispose()
 
 

@@ -19,6 +19,12 @@ class ConfigError(RuntimeError):
 class BaseConfig:
     SQLALCHEMY_DATABASE_URI = "sqlite:///pilotbase.db"  # relative: under instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # PostgreSQL sessions: give up connecting after 5 s (a host that drops packets would otherwise
+    # hang requests), notice a dead peer by TCP keepalives, and plan for SSD storage: the planner's
+    # default random_page_cost (4) models spinning disks and passes over the covering and trigram
+    # indexes for scans several times slower (see bench/README.md). Empty leaves the server's.
+    PG_CONNECT_TIMEOUT = 5
+    PG_RANDOM_PAGE_COST = "1.1"
     PILOTBASE_TIMEZONE = "Asia/Shanghai"
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     LANGUAGES = ("zh_Hans_CN", "en")
@@ -95,11 +101,11 @@ def load(app, overrides: dict | None = None) -> None:
     env = os.environ
     if env.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(env["DATABASE_URL"])
-    for key in ("SECRET_KEY", "PILOTBASE_TIMEZONE", "RATELIMIT_STORAGE_URI", "UPLOAD_DIR",
+    for key in ("SECRET_KEY", "PILOTBASE_TIMEZONE", "RATELIMIT_STORAGE_URI", "UPLOAD_DIR", "PG_RANDOM_PAGE_COST",
                 "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "PILOTBASE_BASE_URL"):
         if env.get(key):
             app.config[key] = env[key]
-    for key in ("PROXY_FIX_X_FOR", "MAIL_PORT", "MAIL_TIMEOUT", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH"):
+    for key in ("PG_CONNECT_TIMEOUT", "PROXY_FIX_X_FOR", "MAIL_PORT", "MAIL_TIMEOUT", "EVIDENCE_MAX_BYTES", "MAX_CONTENT_LENGTH"):
         if env.get(key):
             app.config[key] = int(env[key])
     for key in ("FORCE_HTTPS", "MAIL_USE_TLS", "MAIL_USE_SSL"):
@@ -107,6 +113,9 @@ def load(app, overrides: dict | None = None) -> None:
             app.config[key] = env[key].lower() in ("1", "true", "yes")
     app.config.update(overrides)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                                                   "connect_args": postgres_connect_args(app.config)}
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["PILOTBASE_TIMEZONE"]
     if not app.config["UPLOAD_DIR"]:
         app.config["UPLOAD_DIR"] = str(Path(app.instance_path) / "uploads")
@@ -124,6 +133,19 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return url
+
+
+def postgres_connect_args(config) -> dict:
+    """libpq settings for every PostgreSQL connection (see BaseConfig)."""
+    args = {"connect_timeout": config["PG_CONNECT_TIMEOUT"], "keepalives": 1, "keepalives_idle": 30,
+            "keepalives_interval": 10, "keepalives_count": 3}
+    cost = str(config["PG_RANDOM_PAGE_COST"] or "").strip()
+    if cost:
+        try:
+            args["options"] = f"-c random_page_cost={float(cost):g}"
+        except ValueError:
+            raise ConfigError(f"PG_RANDOM_PAGE_COST must be a number, not {cost!r}") from None
+    return args
 
 
 def _development_secret(instance_path: str) -> str:
