@@ -716,6 +716,8 @@ class Slot:
     start: datetime
     end: datetime
     request_url: str | None
+    start_text: str  # the times as ``RowText.span`` writes them
+    end_text: str
 
     @property
     def hours(self) -> float:
@@ -748,13 +750,17 @@ def find():
         capabilities=form.capabilities.data or [], min_hours=float(form.hours.data),
         start=timeutil.at_local(form.date_from.data, time.min),
         end=timeutil.at_local(form.date_to.data + timedelta(days=1), time.min), limit=form.limit.data)
-    may_request = can(current_user, "booking.request")
+    # Each slot's times and link made here with the route built once: a Babel call per time and a
+    # route build per link were most of the cost of each row.
+    text = RowText()
+    new_path = url_for("bookings.new") if can(current_user, "booking.request") else None
     slots = []
     for bay, start, end in found:
         link = None
-        if may_request:
-            link = url_for("bookings.new", bay_id=bay.id, start=local_input(start),
-                           end=local_input(_request_end(bay, start, end, need)))
-        slots.append(Slot(bay, start, end, link))
+        if new_path is not None:  # url_for("bookings.new", bay_id=…, start=…, end=…)
+            args = {"bay_id": bay.id, "start": local_input(start),
+                    "end": local_input(_request_end(bay, start, end, need))}
+            link = f"{new_path}?{urlencode(args, safe=RowText._QUERY_SAFE)}"
+        slots.append(Slot(bay, start, end, link, *text.span(start, end)))
     return render_template("bookings/find.html", form=form, slots=slots)
 
