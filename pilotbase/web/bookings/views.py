@@ -14,7 +14,7 @@ from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy.orm import defaultload
+from sqlalchemy.orm import defaultload, lazyload, load_only
 from werkzeug.datastructures import MultiDict
 
 from ...domain import bays as bay_rules
@@ -597,7 +597,9 @@ def _filters() -> tuple[ListFilterForm, dict, drilldown.Checked]:
     the bookings starting in those months or days (the month a booking counts in on the dashboards)."""
     form = ListFilterForm(request.args)
     locale = _locale()
-    every_bay = db.session.scalars(sa.select(Bay).order_by(Bay.code)).all()
+    # The choices name the bays: their rules and what they offer are not loaded (nor read by the list).
+    every_bay = db.session.scalars(sa.select(Bay).order_by(Bay.code).options(
+        load_only(Bay.code, Bay.name_zh, Bay.name_en), lazyload(Bay.capability_rows))).all()
     form.bay_id.choices = choices([("", _("All"))] + [(str(b.id), f"{b.code} · {b.name(locale)}") for b in every_bay])
     if current_user.role is Role.FIRM:
         del form.firm_id
@@ -635,9 +637,10 @@ class SectionPage:
 
 
 def _list_page(form, filters: dict, checked: drilldown.Checked, status: int | None = None):
-    # The rows show a bay's code and name, not what it offers: no query for its capabilities.
+    # The rows show a bay's code and name and a firm's name: nothing else of them is loaded.
     base = bookings.bookings_query(current_user, **filters).options(
-        defaultload(Booking.bay).lazyload(Bay.capability_rows))
+        defaultload(Booking.bay).load_only(Bay.code, Bay.name_zh, Bay.name_en).lazyload(Bay.capability_rows),
+        defaultload(Booking.firm).load_only(Firm.name))
     current = timeutil.now()
     is_upcoming = sa.and_(Booking.status == BookingStatus.APPROVED, Booking.ends_at > current)
     is_pending = sa.and_(Booking.status == BookingStatus.PENDING, Booking.starts_at > current)
