@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import cached_property
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -487,8 +488,8 @@ class RowText:
     """What the booking tables write for each row, made once for a page of rows: times as the
     ``span`` macro of ``bookings/_parts.html`` writes them (local 'yyyy-MM-dd EEE HH:mm', then
     'HH:mm' or 'yyyy-MM-dd HH:mm'), with the weekday names looked up once rather than a Babel call
-    per instant, and links to a booking with the route built once per endpoint. The list shows up
-    to 75 rows: these calls per row were most of its rendering time."""
+    per instant, links to a booking with the route built once per endpoint, and the status words
+    translated once. The list shows up to 75 rows: these calls per row were most of its time."""
 
     _MARK = 1_000_000_007  # stands for the booking id while a route is built
     _QUERY_SAFE = "!$'()*,/:;?@"  # what Werkzeug leaves as is in a query string
@@ -498,7 +499,11 @@ class RowText:
         self.weekdays = get_day_names("abbreviated", locale=get_locale())
         self._routes: dict[str, tuple[str, str]] = {}
         self._new_path: str | None = None
-        self.statuses = {status: str(label(status)) for status in BookingStatus}
+
+    @cached_property
+    def statuses(self) -> dict[BookingStatus, str]:
+        """Each status's word, translated once."""
+        return {status: str(label(status)) for status in BookingStatus}
 
     def span(self, start: datetime, end: datetime) -> tuple[str, str]:
         s, e = start.astimezone(self.zone), end.astimezone(self.zone)
