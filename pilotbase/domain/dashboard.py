@@ -229,11 +229,12 @@ def _trial_figures(period: Period) -> dict:
         sa.select(cells.c.month, cells.c.sector, cells.c.status, sa.func.sum(cells.c.trials),
                   sa.func.sum(cells.c.runs), sa.func.sum(cells.c.successful_runs))
         .group_by(cells.c.month, cells.c.sector, cells.c.status))
+    verified = TrialStatus.VERIFIED.value
     for month, sector, status, n, runs, ok in rows:
         n, runs, ok = int(n), int(runs), int(ok)
         for bucket in (by_month[month], by_sector[sectors[sector]], total):
             bucket.trials += n
-            if status == TrialStatus.VERIFIED.value:
+            if status == verified:
                 bucket.verified += n
                 bucket.verified_runs += runs
                 bucket.verified_successes += ok

@@ -15,7 +15,7 @@ from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ... import charts
 from ...domain import dashboard
@@ -261,9 +261,10 @@ def _quick_links(today: date) -> list[tuple[str, dict]]:
 
 def link(href: str, value, strong: bool = False) -> Markup:
     """A figure linking to the list it counts (a function, not a macro: the page has hundreds)."""
+    # Escaped by hand: Markup.format's escaping formatter costs several times as much per figure.
     if strong:
-        return Markup('<a href="{}"><strong>{}</strong></a>').format(href, value)
-    return Markup('<a href="{}">{}</a>').format(href, value)
+        return Markup(f'<a href="{escape(href)}"><strong>{escape(value)}</strong></a>')
+    return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
 
 
 def _context(period: Period) -> dict:
