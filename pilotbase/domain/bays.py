@@ -436,7 +436,7 @@ def _bay_slots(bay: Bay, earliest: datetime, latest: datetime, need: timedelta, 
             busy = dark[first_dark] if first_dark < len(dark) and dark[first_dark][0] < run_end else None
             busy = holds.next_hold(bay.id, free_from, busy[0] if busy else run_end) or busy
             busy_start, busy_end = busy or (run_end, run_end)
-            if busy_start > free_from:
+            if busy_start - free_from >= need:  # on the grid it can only be shorter
                 s, e = _ceil_to_grid(free_from, step), _floor_to_grid(busy_start, step)
                 if e - s >= need:
                     yield bay, s, e
