@@ -1,4 +1,5 @@
-"""Covering indexes for the dashboard's and targets' reads, and trigram search on PostgreSQL.
+"""Covering indexes for the dashboard's and targets' reads, a firm's current bookings by status,
+and trigram search on PostgreSQL.
 
 The dashboard sums the monthly rollups over a period and counts opened scenarios by sector and
 month; with the summed columns in the index, both engines answer from the index alone instead of
@@ -35,6 +36,8 @@ COVERING = [
      ['month', 'sector', 'status', 'outcome', 'trials', 'runs', 'successful_runs']),
     ('ix_incident_month_stats_totals', 'incident_month_stats',
      ['month', 'sector', 'kind', 'severity', 'status', 'incidents']),
+    # A firm's upcoming and pending bookings (its bookings page and figures) without reading its history.
+    ('ix_bookings_firm_status_ends', 'bookings', ['firm_id', 'status', 'ends_at']),
 ]
 REPLACED = [
     ('ix_scenarios_status_opened', 'scenarios', ['status', 'opened_at']),

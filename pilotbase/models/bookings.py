@@ -78,6 +78,7 @@ class Booking(Base):
         # Calendars, availability and overlap checks read one bay's bookings by time.
         sa.Index("ix_bookings_bay_time", "bay_id", "starts_at", "ends_at"),
         sa.Index("ix_bookings_firm_time", "firm_id", "starts_at"),
+        sa.Index("ix_bookings_firm_status_ends", "firm_id", "status", "ends_at"),  # a firm's upcoming/pending
         sa.Index("ix_bookings_status_created", "status", "created_at"),
         # Month filters on the bookings list and export read by start alone.
         sa.Index("ix_bookings_starts_at", "starts_at"),
