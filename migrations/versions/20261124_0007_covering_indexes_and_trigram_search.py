@@ -38,10 +38,13 @@ COVERING = [
      ['month', 'sector', 'kind', 'severity', 'status', 'incidents']),
     # A firm's upcoming and pending bookings (its bookings page and figures) without reading its history.
     ('ix_bookings_firm_status_ends', 'bookings', ['firm_id', 'status', 'ends_at']),
+    # A scenario's latest verified trials (its page) straight from the index, newest first.
+    ('ix_trials_scenario_status_created', 'trials', ['scenario_id', 'status', 'created_at']),
 ]
 REPLACED = [
     ('ix_scenarios_status_opened', 'scenarios', ['status', 'opened_at']),
     ('ix_firm_month_stats_status_month', 'firm_month_stats', ['status', 'month']),
+    ('ix_trials_scenario_status', 'trials', ['scenario_id', 'status']),
 ]
 
 

@@ -93,7 +93,7 @@ class Trial(Base):
         sa.CheckConstraint("interventions >= 0 AND protective_stops >= 0 AND emergency_stops >= 0",
                            name="counts"),
         sa.Index("ix_trials_status_created", "status", "created_at"),
-        sa.Index("ix_trials_scenario_status", "scenario_id", "status"),
+        sa.Index("ix_trials_scenario_status_created", "scenario_id", "status", "created_at"),
     )
 
     @property
