@@ -472,7 +472,9 @@ def duplicates_of(viewer: User, items: list[Scenario], threshold: float = DUPLIC
     rows = db.session.execute(
         sa.select(ranked.c.scenario_id, ranked.c.score, Scenario).join(Scenario, Scenario.id == ranked.c.duplicate_id)
         .where(ranked.c.rank <= limit).order_by(ranked.c.scenario_id, ranked.c.rank)
-        .options(sa.orm.raiseload(Scenario.tags)))  # a hint shows code, title and status only
+        # A hint shows code, title and status: nothing else is loaded (and nothing else may be asked).
+        .options(sa.orm.load_only(Scenario.code, Scenario.title_zh, Scenario.title_en, Scenario.status),
+                 sa.orm.raiseload("*")))
     for sid, score, other in rows:
         result[sid].append((other, score))
     return result

@@ -374,8 +374,9 @@ def update(scenario_id: int):
 def review():
     authorize(current_user, "scenario.review")
     current = now()
-    page = db.paginate(scenarios.review_queue_query(), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
-                       error_out=False)
+    # The queue shows no tags: its rows are loaded without them.
+    page = db.paginate(scenarios.review_queue_query().options(sa.orm.raiseload(Scenario.tags)),
+                       page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     duplicates = scenarios.duplicates_of(current_user, page.items)
     rows = [{"s": s, "age": format_timedelta(current - s.submitted_at, threshold=1.1) if s.submitted_at else "—",
              "duplicates": duplicates[s.id]} for s in page.items]
