@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -120,6 +121,10 @@ def _read_period() -> tuple[Period, list[str]]:
 
 # --- drill-downs ------------------------------------------------------------------------------
 
+# What urlencode leaves as it is: such keys and values are joined without it.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 class Drill:
     """The list behind each figure, narrowed to the period (and sector) it was counted in."""
 
@@ -127,6 +132,7 @@ class Drill:
         self.period = period
         self.first_month, self.last_month = period.first.strftime("%Y-%m"), period.last.strftime("%Y-%m")
         self._bases: dict[str, str] = {}
+        self._months: dict[date, str] = {}
 
     def _url(self, endpoint: str, args: dict) -> str:
         """``url_for(endpoint, **args)`` for endpoints without path arguments: the page links a few
@@ -135,8 +141,20 @@ class Drill:
         base = self._bases.get(endpoint)
         if base is None:
             base = self._bases[endpoint] = url_for(endpoint)
-        query = urlencode([(k, v) for k, v in args.items() if v is not None], safe="!$'()*,/:;?@")
+        pairs = [(k, str(v)) for k, v in args.items() if v is not None]
+        if all(_PLAIN.fullmatch(k) and _PLAIN.fullmatch(v) for k, v in pairs):  # months, keys, ids
+            query = "&".join(f"{k}={v}" for k, v in pairs)
+        else:
+            query = urlencode(pairs, safe="!$'()*,/:;?@")
         return f"{base}?{query}" if query else base
+
+    def _month(self, month: date | None, default: str) -> str:
+        if month is None:
+            return default
+        text = self._months.get(month)
+        if text is None:
+            text = self._months[month] = month.strftime("%Y-%m")
+        return text
 
     def _sector(self, extra: dict) -> dict:
         out = {"sector": self.period.sector.value} if self.period.sector else {}
@@ -144,13 +162,11 @@ class Drill:
         return out
 
     def scenarios(self, month: date | None = None, **extra) -> str:
-        first = month.strftime("%Y-%m") if month else self.first_month
-        last = month.strftime("%Y-%m") if month else self.last_month
+        first, last = self._month(month, self.first_month), self._month(month, self.last_month)
         return self._url("scenarios.index", {"opened_from": first, "opened_to": last, **self._sector(extra)})
 
     def trials(self, month: date | None = None, **extra) -> str:
-        first = month.strftime("%Y-%m") if month else self.first_month
-        last = month.strftime("%Y-%m") if month else self.last_month
+        first, last = self._month(month, self.first_month), self._month(month, self.last_month)
         return self._url("trials.index", {"from": first, "to": last, **self._sector(extra)})
 
     def incidents(self, **extra) -> str:
@@ -158,8 +174,7 @@ class Drill:
 
     def bookings(self, month: date | None = None, **extra) -> str:
         """Bookings by the month they start in (the sector does not apply to bookings)."""
-        first = month.strftime("%Y-%m") if month else self.first_month
-        last = month.strftime("%Y-%m") if month else self.last_month
+        first, last = self._month(month, self.first_month), self._month(month, self.last_month)
         return self._url("bookings.index", {"from": first, "to": last,
                                             **{k: v for k, v in extra.items() if v not in (None, "")}})
 
