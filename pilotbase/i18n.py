@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from flask import current_app, g, has_app_context, has_request_context, request, session
-from flask_babel import Domain
+from flask_babel import Domain, format_date, format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -31,6 +33,31 @@ class RememberingDomain(Domain):
         if state is not None and getattr(state, "babel_locale", None) is not None:
             state.pilotbase_translations = (state.babel_locale, translations)
         return translations
+
+
+# The all-digit patterns the pages use, as strftime writes them: the same text in every locale we
+# serve (Latin digits), so no Babel call per date is needed (one costs about 40 µs).
+DATE_DIGIT_PATTERNS = {"yyyy-MM-dd": "%Y-%m-%d", "MM-dd": "%m-%d", "yyyy-MM": "%Y-%m"}
+DIGIT_PATTERNS = {**DATE_DIGIT_PATTERNS, "yyyy-MM-dd HH:mm": "%Y-%m-%d %H:%M", "HH:mm": "%H:%M"}
+
+
+def datetimeformat(value, format=None, rebase=True):
+    """Flask-Babel's ``datetimeformat`` filter; an aware datetime in an all-digit pattern is
+    moved to the base's zone and written by strftime."""
+    digits = DIGIT_PATTERNS.get(format)
+    if digits and rebase and isinstance(value, datetime) and value.tzinfo is not None:
+        from .domain.timeutil import base_zone
+
+        return value.astimezone(base_zone()).strftime(digits)
+    return format_datetime(value, format, rebase)
+
+
+def dateformat(value, format=None, rebase=True):
+    """Flask-Babel's ``dateformat`` filter; a date in an all-digit pattern is written by strftime."""
+    digits = DATE_DIGIT_PATTERNS.get(format)
+    if digits and type(value) is date:
+        return value.strftime(digits)
+    return format_date(value, format, rebase)
 
 
 LANGUAGE_NAMES = {Language.ZH.value: "中文", Language.EN.value: "English"}

@@ -44,3 +44,32 @@ def test_every_message_is_translated_to_chinese():
         catalog = read_po(handle)
     missing = [m.id for m in catalog if m.id and (not m.string or m.fuzzy)]
     assert missing == [], f"untranslated: {missing[:10]}"
+
+
+def test_digit_date_patterns_are_written_as_babel_writes_them(app_factory):
+    """The date filters write all-digit patterns without Babel: the text must equal Babel's in
+    both languages, across daylight-saving changes of a zone that has them and around midnight."""
+    import random
+    from datetime import date, datetime, timedelta, timezone
+
+    from flask_babel import force_locale, format_date, format_datetime
+
+    from pilotbase.i18n import DATE_DIGIT_PATTERNS, DIGIT_PATTERNS, dateformat, datetimeformat
+
+    rnd = random.Random(3)
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    instants = [start + timedelta(minutes=rnd.randint(0, 3 * 365 * 24 * 60)) for _ in range(400)]
+    instants += [datetime(2026, 3, 29, 0, 59, tzinfo=timezone.utc), datetime(2026, 3, 29, 1, 0, tzinfo=timezone.utc),
+                 datetime(2026, 10, 25, 0, 59, tzinfo=timezone.utc), datetime(2026, 10, 25, 1, 0, tzinfo=timezone.utc)]
+    for zone in ("Asia/Shanghai", "Europe/Berlin"):
+        app = app_factory(PILOTBASE_TIMEZONE=zone)
+        with app.test_request_context("/"):
+            for code in ("zh_Hans_CN", "en"):
+                with force_locale(code):
+                    for pattern in DIGIT_PATTERNS:
+                        for instant in instants:
+                            assert datetimeformat(instant, pattern) == format_datetime(instant, pattern), (zone, pattern)
+                    for pattern in DATE_DIGIT_PATTERNS:
+                        for instant in instants:
+                            assert dateformat(instant.date(), pattern) == format_date(instant.date(), pattern)
+                    assert dateformat(date(2026, 11, 24), "full") == format_date(date(2026, 11, 24), "full")
