@@ -510,8 +510,13 @@ QUEUE_PER_PAGE = 20  # trials per page of the queue: its cost stays that of one 
 @bp.get("/trials/queue")
 def queue():
     authorize(current_user, "trial.verify")
-    page = db.paginate(trials.verification_queue_query(), page=request.args.get("page", 1, type=int),
-                       per_page=QUEUE_PER_PAGE, error_out=False)
+    # The rows show no measurements and no scenario tags; their bookings, scenarios and robots come
+    # by id in small queries rather than one nine-table join (PostgreSQL planned that join anew on
+    # every request: ~4 ms).
+    query = trials.verification_queue_query().options(
+        sa.orm.raiseload(Trial.measurements), sa.orm.selectinload(Trial.booking), sa.orm.selectinload(Trial.robot),
+        sa.orm.selectinload(Trial.scenario).raiseload(Scenario.tags))
+    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=QUEUE_PER_PAGE, error_out=False)
     return render_template("trials/queue.html", rows=page.items, page=page)
 
 
