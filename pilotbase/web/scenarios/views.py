@@ -17,8 +17,8 @@ from ...domain.permissions import authorize, can
 from ...domain.timeutil import at_local, local, now
 from ...extensions import db
 from ...i18n import label
-from ...models import (Capability, CollaborationMode, InteractionLevel, RiskLevel, Role, RobotType, Scenario,
-                      ScenarioStatus, Sector, User)
+from ...models import (Booking, Capability, CollaborationMode, InteractionLevel, RiskLevel, Role, RobotType, Scenario,
+                      ScenarioStatus, Sector, Trial, User)
 from .. import apply_domain_error, safe_next
 from ..overview import drilldown
 from .forms import MODE_HELP, CommentForm, ImportForm, ScenarioForm
@@ -210,7 +210,11 @@ def _trial_results(s: Scenario) -> dict:
     if not current_user.is_authenticated:
         return {"signed_in": False, "incidents": {}, "rows": [], "own_rows": False}
     is_firm = current_user.role is Role.FIRM
-    query = trials.trials_query(current_user, scenario_id=s.id, status="" if is_firm else "verified")
+    # A row shows the trial's figures and its booking's start and firm: nothing else is loaded
+    # (the default nine-table join was planned anew by PostgreSQL on every view).
+    query = trials.trials_query(current_user, scenario_id=s.id, status="" if is_firm else "verified").options(
+        sa.orm.raiseload("*"),
+        sa.orm.selectinload(Trial.booking).options(sa.orm.joinedload(Booking.firm), sa.orm.raiseload("*")))
     return {"signed_in": True, "incidents": trials.incidents_by_kind(s.id),
             "rows": db.session.scalars(query.limit(TRIAL_ROWS)).all(), "own_rows": is_firm}
 
