@@ -16,7 +16,7 @@ from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from ... import charts
 from ...domain import dashboard
@@ -276,10 +276,10 @@ def _quick_links(today: date) -> list[tuple[str, dict]]:
 
 def link(href: str, value, strong: bool = False) -> Markup:
     """A figure linking to the list it counts (a function, not a macro: the page has hundreds)."""
-    # Escaped by hand: Markup.format's escaping formatter costs several times as much per figure.
+    # Markup's % escapes each argument; Markup.format's escaping formatter costs several times as much.
     if strong:
-        return Markup(f'<a href="{escape(href)}"><strong>{escape(value)}</strong></a>')
-    return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
+        return Markup('<a href="%s"><strong>%s</strong></a>') % (href, value)
+    return Markup('<a href="%s">%s</a>') % (href, value)
 
 
 def _context(period: Period) -> dict:
