@@ -103,7 +103,7 @@ def _init_extensions(app: Flask) -> None:
 
     # Globals (not a context processor) so imported macros see them too.
     app.jinja_env.globals.update(can=can, label=i18n.label, label_key=i18n.label_key,
-                                  language_names=i18n.LANGUAGE_NAMES)
+                                  language_names=i18n.LANGUAGE_NAMES, time_span=i18n.time_span)
     from . import models
 
     app.jinja_env.globals.update({name: getattr(models, name) for name in (

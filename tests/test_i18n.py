@@ -73,3 +73,25 @@ def test_digit_date_patterns_are_written_as_babel_writes_them(app_factory):
                         for instant in instants:
                             assert dateformat(instant.date(), pattern) == format_date(instant.date(), pattern)
                     assert dateformat(date(2026, 11, 24), "full") == format_date(date(2026, 11, 24), "full")
+
+
+def test_time_span_writes_what_babel_writes(app):
+    """``time_span`` (every booking table) names the weekday and times as Babel's 'yyyy-MM-dd EEE HH:mm'
+    would, in both languages, with the end's date only when it ends on another local day."""
+    from datetime import datetime, timedelta, timezone
+
+    from flask_babel import force_locale, format_datetime
+
+    from pilotbase.i18n import time_span
+
+    start = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 in Asia/Shanghai
+    with app.test_request_context("/"):
+        for code in ("zh_Hans_CN", "en"):
+            with force_locale(code):
+                for day in range(7):
+                    s = start + timedelta(days=day)
+                    same_day, next_day = s + timedelta(hours=2), s + timedelta(hours=16)
+                    assert f">{format_datetime(s, 'yyyy-MM-dd EEE HH:mm')}</time>" in time_span(s, same_day)
+                    assert time_span(s, same_day).endswith(f">{format_datetime(same_day, 'HH:mm')}</time></span>")
+                    assert time_span(s, next_day).endswith(
+                        f">{format_datetime(next_day, 'yyyy-MM-dd HH:mm')}</time></span>")

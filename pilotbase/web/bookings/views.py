@@ -485,18 +485,14 @@ def no_show(booking_id: int):
 # --- rows of the booking tables (the list's sections, the queue) -------------------------------
 
 class RowText:
-    """What the booking tables write for each row, made once for a page of rows: times as the
-    ``span`` macro of ``bookings/_parts.html`` writes them (local 'yyyy-MM-dd EEE HH:mm', then
-    'HH:mm' or 'yyyy-MM-dd HH:mm'), with the weekday names looked up once rather than a Babel call
-    per instant, links to a booking with the route built once per endpoint, and the status words
-    translated once. The list shows up to 75 rows: these calls per row were most of its time."""
+    """What the booking tables write for each row, made once for a page of rows: links to a
+    booking with the route built once per endpoint, and the status words translated once (times
+    are ``i18n.time_span``). The list shows up to 75 rows: these calls per row were most of its time."""
 
     _MARK = 1_000_000_007  # stands for the booking id while a route is built
     _QUERY_SAFE = "!$'()*,/:;?@"  # what Werkzeug leaves as is in a query string
 
     def __init__(self):
-        self.zone = timeutil.base_zone()
-        self.weekdays = get_day_names("abbreviated", locale=get_locale())
         self._routes: dict[str, tuple[str, str]] = {}
         self._new_path: str | None = None
 
@@ -504,11 +500,6 @@ class RowText:
     def statuses(self) -> dict[BookingStatus, str]:
         """Each status's word, translated once."""
         return {status: str(label(status)) for status in BookingStatus}
-
-    def span(self, start: datetime, end: datetime) -> tuple[str, str]:
-        s, e = start.astimezone(self.zone), end.astimezone(self.zone)
-        first = f"{s:%Y-%m-%d} {self.weekdays[s.weekday()]} {s:%H:%M}"
-        return first, f"{e:%H:%M}" if e.date() == s.date() else f"{e:%Y-%m-%d %H:%M}"
 
     def url(self, endpoint: str, booking_id: int) -> str:
         """``url_for(endpoint, booking_id=booking_id)``."""
@@ -530,8 +521,6 @@ class ListRow:
     """A booking as a row of the list's sections."""
 
     booking: Booking
-    start: str
-    end: str
     url: str
     status_label: str
     rebook_url: str | None
@@ -543,7 +532,7 @@ def list_rows(items: list[Booking], text: RowText) -> list[ListRow]:
     rows = []
     for b in items:
         may = allowed(user, b)
-        rows.append(ListRow(b, *text.span(b.starts_at, b.ends_at), text.url("bookings.detail", b.id),
+        rows.append(ListRow(b, text.url("bookings.detail", b.id),
                             text.statuses[b.status],
                             text.rebook_url(b) if may["rebook"] else None,
                             text.url("bookings.cancel", b.id) if may["cancel"] else None))
@@ -559,9 +548,7 @@ class QueueRow:
     used_hours: float
     quota_hours: int
     issues: list[str]
-    start: str  # the request's times and links, as ``RowText`` writes them
-    end: str
-    url: str
+    url: str  # the request's links, as ``RowText`` writes them
     approve_url: str
     reject_url: str
 
@@ -581,7 +568,7 @@ def queue_rows(pending: list[Booking]) -> list[QueueRow]:
     for b in pending:
         age = format_timedelta(max(current - b.created_at, timedelta(0)), granularity="minute", threshold=1)
         rows.append(QueueRow(b, age, used[b.id], b.firm.monthly_quota_hours, [str(i) for i in issues[b.id]],
-                             *text.span(b.starts_at, b.ends_at), text.url("bookings.detail", b.id),
+                             text.url("bookings.detail", b.id),
                              text.url("bookings.approve", b.id), text.url("bookings.reject", b.id)))
     return rows
 
@@ -724,8 +711,6 @@ class Slot:
     start: datetime
     end: datetime
     request_url: str | None
-    start_text: str  # the times as ``RowText.span`` writes them
-    end_text: str
 
     @property
     def hours(self) -> float:
@@ -758,9 +743,7 @@ def find():
         capabilities=form.capabilities.data or [], min_hours=float(form.hours.data),
         start=timeutil.at_local(form.date_from.data, time.min),
         end=timeutil.at_local(form.date_to.data + timedelta(days=1), time.min), limit=form.limit.data)
-    # Each slot's times and link made here with the route built once: a Babel call per time and a
-    # route build per link were most of the cost of each row.
-    text = RowText()
+    # Each slot's link made here with the route built once (a route build per link cost most of a row).
     new_path = url_for("bookings.new") if can(current_user, "booking.request") else None
     slots = []
     for bay, start, end in found:
@@ -769,6 +752,6 @@ def find():
             args = {"bay_id": bay.id, "start": local_input(start),
                     "end": local_input(_request_end(bay, start, end, need))}
             link = f"{new_path}?{urlencode(args, safe=RowText._QUERY_SAFE)}"
-        slots.append(Slot(bay, start, end, link, *text.span(start, end)))
+        slots.append(Slot(bay, start, end, link))
     return render_template("bookings/find.html", form=form, slots=slots)
 
