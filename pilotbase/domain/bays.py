@@ -227,10 +227,14 @@ def past_blackouts_query() -> sa.Select:
             .order_by(Blackout.starts_at.desc()))
 
 
+def _live_blackouts(start: datetime, end: datetime) -> tuple:
+    """The conditions of a blackout in force (not lifted) overlapping [start, end)."""
+    return Blackout.lifted_at.is_(None), Blackout.starts_at < end, Blackout.ends_at > start
+
+
 def blackouts_between(bay_id: int | None, start: datetime, end: datetime) -> list[Blackout]:
     """Active blackouts overlapping [start, end) for one bay (those for all bays included)."""
-    query = sa.select(Blackout).where(Blackout.lifted_at.is_(None), Blackout.starts_at < end,
-                                      Blackout.ends_at > start).order_by(Blackout.starts_at)
+    query = sa.select(Blackout).where(*_live_blackouts(start, end)).order_by(Blackout.starts_at)
     if bay_id is not None:
         query = query.where(sa.or_(Blackout.bay_id == bay_id, Blackout.bay_id.is_(None)))
     return list(db.session.scalars(query))
@@ -332,10 +336,9 @@ def find_free_slots(*, capabilities: list[str], min_hours: float, start: datetim
         high = max((l for _b, _e, l in searched), default=end)
         holds = _Holds([b.id for b, _e, _l in searched], low, high)
     try:
-        # As blackouts_between(None, start, end), as plain rows.
-        blackouts = db.session.execute(
-            sa.select(Blackout.bay_id, Blackout.starts_at, Blackout.ends_at)
-            .where(Blackout.lifted_at.is_(None), Blackout.starts_at < end, Blackout.ends_at > start)).all()
+        # Plain rows: the intervals are all the search needs.
+        blackouts = db.session.execute(sa.select(Blackout.bay_id, Blackout.starts_at, Blackout.ends_at)
+                                       .where(*_live_blackouts(start, end))).all()
         instants: dict = {}  # shared by the bays: most have the same opening hours
         streams = [_bay_slots(bay, earliest, latest, need, holds,
                               sorted((b.starts_at, b.ends_at) for b in blackouts if b.bay_id in (None, bay.id)),

@@ -20,7 +20,7 @@ from ..models import (Bay, BayMonthStat, Booking, BookingStatus, CollaborationMo
                       ScenarioTag, Sector, TagKind, Trial, TrialMonthStat, TrialOutcome, TrialStatus, User)
 from . import targets
 from .errors import ValidationFailed
-from .targets import open_minutes, weekly_minutes
+from .targets import base_open_minutes, open_minutes, weekly_minutes
 from .timeutil import (at_local, local_month_index, local, month_end, month_start, months_between, next_month, now,
                        week_start)
 
@@ -280,11 +280,9 @@ def _booking_figures(period: Period) -> dict:
     weekly = weekly_minutes(bays)
     capacity = open_minutes(weekly, period.first, period.last_day)
     active = {b.id for b in bays}
-    # A month's capacity needs only the base's total for each weekday, not each bay's.
-    base_week = {0: [sum(day) for day in zip(*weekly.values())] if weekly else [0] * 7}
     months = []
     for month in period.months:
-        month_capacity = open_minutes(base_week, month, month_end(month))[0]
+        month_capacity = base_open_minutes(weekly, month, month_end(month))
         months.append(MonthUse(month, {s.value: per_month[month].get(s.value, 0) for s in BookingStatus},
                                round(minutes_month[month] / 60, 1), round(month_capacity / 60, 1)))
     uses = [BayUse(b, per_bay[b.id][0], round(per_bay[b.id][1] / 60, 1), round(capacity.get(b.id, 0) / 60, 1))

@@ -274,6 +274,12 @@ def open_minutes(weekly: dict[int, list[int]], first: date, last: date) -> dict[
     return {bay_id: sum(m * n for m, n in zip(minutes, weekdays)) for bay_id, minutes in weekly.items()}
 
 
+def base_open_minutes(weekly: dict[int, list[int]], first: date, last: date) -> int:
+    """Opening minutes of all of ``weekly``'s bays together over ``first``..``last``: their weekday
+    totals summed first, so a month costs one pass over seven numbers, not one per bay."""
+    return open_minutes({0: [sum(day) for day in zip(*weekly.values())] if weekly else [0] * 7}, first, last)[0]
+
+
 def utilisation_by_month(first: date, last: date, bays: list[Bay] | None = None) -> dict[date, float]:
     """Percent of opening time booked (approved or completed), per month from ``first`` to ``last``."""
     bays = bays if bays is not None else list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True))))
@@ -284,7 +290,7 @@ def utilisation_by_month(first: date, last: date, bays: list[Bay] | None = None)
         .group_by(BayMonthStat.month)).all())
     out, weekly = {}, weekly_minutes(bays)
     for month in months_between(first, last):
-        capacity = sum(open_minutes(weekly, month, month_end(month)).values())
+        capacity = base_open_minutes(weekly, month, month_end(month))
         out[month] = round(100.0 * float(booked.get(month, 0)) / capacity, 1) if capacity else 0.0
     return out
 
