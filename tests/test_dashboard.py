@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 
 from pilotbase.domain import bays, bookings, rollups, scenarios, targets, trials
 from pilotbase.extensions import db
-from pilotbase.models import (Booking, BookingStatus, Firm, Incident, IncidentKind, IncidentStatus, Scenario, Trial,
-                              TrialOutcome, TrialStatus, User)
+from pilotbase.models import (Bay, Booking, BookingStatus, Firm, Incident, IncidentKind, IncidentStatus, Scenario,
+                              Trial, TrialOutcome, TrialStatus, User)
 
 from .test_scenarios_web import scenario_fields
 
@@ -416,3 +416,18 @@ def test_dashboard_numbers_are_written_exactly_as_babel_writes_them():
         for value in values:
             assert n.number(value) == n.decimal.apply(value, n.locale), (code, value)
             assert n.percent(value) == n.percent_pattern.apply(value, n.locale) + " %", (code, value)
+
+
+def test_names_from_the_data_are_escaped_in_the_tables_and_charts(world, users):
+    """Bay and firm names reach the tables (written in Python) and the charts: markup in them is text."""
+    app, client, ids = world
+    with app.app_context():
+        db.session.get(Bay, ids["bay"]).name_en = 'Bay <script>alert("b")</script>'
+        db.session.get(Bay, ids["bay"]).code = "D-1<i>"
+        db.session.get(User, users["firm"].id).firm.name = 'Own <b>"Robotics"</b> & Co'
+        db.session.commit()
+    html = client.get("/dashboard?from=2026-05&to=2026-05").get_data(as_text=True)
+    assert "<script>alert" not in html and "<b>" not in html and "<i>" not in html
+    assert "Bay &lt;script&gt;alert(&quot;b&quot;)&lt;/script&gt;" in html
+    assert "Own &lt;b&gt;&quot;Robotics&quot;&lt;/b&gt; &amp; Co" in html
+    assert "D-1&lt;i&gt;" in html

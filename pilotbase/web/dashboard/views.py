@@ -29,6 +29,7 @@ from ...exports import table_response
 from ...extensions import db
 from ...i18n import SEVERITY_LABELS, TARGET_STATUS_LABELS, label
 from ...models import BookingStatus, Metric, Sector
+from .rows import SHOWN_STATUSES, Rows
 
 bp = Blueprint("dashboard", __name__)
 
@@ -284,11 +285,11 @@ def link(href: str, value, strong: bool = False) -> Markup:
 
 def _context(period: Period) -> dict:
     o = dashboard.official(period)
-    n = _numbers()
-    return {"o": o, "period": period, "drill": Drill(period), "charts": _charts(o, n), "describe": describe,
+    n, drill = _numbers(), Drill(period)
+    return {"o": o, "period": period, "drill": drill, "charts": _charts(o, n), "describe": describe,
             "describe_target": lambda p: describe_target(p, n), "status_label": status_label, "fmt": n.number,
             "pct": n.percent, "target_value": n.target_value, "severity_label": _severity, "sectors": list(Sector),
-            "link": link}
+            "link": link, "rows": Rows(drill, n, _severity, _locale()).all(o), "shown_statuses": SHOWN_STATUSES}
 
 
 @bp.get("/dashboard")
