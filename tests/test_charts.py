@@ -95,6 +95,6 @@ def test_svg_has_title_description_and_escapes_labels(app):
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "B &amp; C" in html and "Opened &lt;b&gt;" in html
     assert 'role="img" aria-labelledby="c1-title c1-desc"' in html
-    assert '<title id="c1-title">' in html and '<desc id="c1-desc">3 of 5 &#34;opened&#34;</desc>' in html
+    assert '<title id="c1-title">' in html and '<desc id="c1-desc">3 of 5 &quot;opened&quot;</desc>' in html
     assert 'aria-labelledby="c2-title c2-desc"' in html
     assert "Required trajectory" in html and "Actual" in html  # the legend says which line is which

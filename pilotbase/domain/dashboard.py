@@ -173,6 +173,11 @@ class Official:
         return round(100.0 * booked / capacity, 1) if capacity else 0.0
 
 
+def _as_date(value) -> date:
+    """A month column read from a UNION: SQLite hands back its ISO text, PostgreSQL a date."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 def _in_period(column, period: Period):
     return sa.and_(column >= period.first, column <= period.last)
 
@@ -210,34 +215,42 @@ def _scenario_figures(period: Period) -> dict:
 
 
 def _trial_figures(period: Period) -> dict:
-    # Summed over outcomes in SQL: the loop below sees months × sectors × statuses, not every cell.
+    # One statement, summed in SQL three ways (by month, by sector, by outcome): a few dozen rows.
     cells = (sa.select(TrialMonthStat.month, TrialMonthStat.sector, TrialMonthStat.status, TrialMonthStat.outcome,
                        TrialMonthStat.trials, TrialMonthStat.runs, TrialMonthStat.successful_runs)
              .where(_in_period(TrialMonthStat.month, period), TrialMonthStat.trials > 0))
     if period.sector:
         cells = cells.where(TrialMonthStat.sector == period.sector.value)
-    cells = cells.subquery()
+    c = cells.subquery()
+    verified = c.c.status == TrialStatus.VERIFIED.value
+
+    def sums(month, sector, outcome) -> sa.Select:
+        keys = [k for k in (month, sector, outcome) if k is not None]
+        return (sa.select(month if month is not None else sa.null(), sector if sector is not None else sa.null(),
+                          outcome if outcome is not None else sa.null(), sa.func.sum(c.c.trials),
+                          sa.func.sum(sa.case((verified, c.c.trials), else_=0)),
+                          sa.func.sum(sa.case((verified, c.c.runs), else_=0)),
+                          sa.func.sum(sa.case((verified, c.c.successful_runs), else_=0)))
+                .group_by(*keys))
+
     by_month = {m: TrialMonth(m) for m in period.months}
     by_sector = {s: TrialMonth(period.first) for s in Sector}
     by_outcome = {o: 0 for o in TrialOutcome}
     total = TrialMonth(period.first)
-    sectors = {s.value: s for s in Sector}
-    outcome_rows = db.session.execute(sa.select(cells.c.outcome, sa.func.sum(cells.c.trials)).group_by(cells.c.outcome))
-    for outcome, n in outcome_rows:
-        by_outcome[TrialOutcome(outcome)] += int(n)
-    rows = db.session.execute(
-        sa.select(cells.c.month, cells.c.sector, cells.c.status, sa.func.sum(cells.c.trials),
-                  sa.func.sum(cells.c.runs), sa.func.sum(cells.c.successful_runs))
-        .group_by(cells.c.month, cells.c.sector, cells.c.status))
-    verified = TrialStatus.VERIFIED.value
-    for month, sector, status, n, runs, ok in rows:
-        n, runs, ok = int(n), int(runs), int(ok)
-        for bucket in (by_month[month], by_sector[sectors[sector]], total):
-            bucket.trials += n
-            if status == verified:
-                bucket.verified += n
-                bucket.verified_runs += runs
-                bucket.verified_successes += ok
+    rows = db.session.execute(sa.union_all(sums(c.c.month, None, None), sums(None, c.c.sector, None),
+                                           sums(None, None, c.c.outcome)))
+    for month, sector, outcome, n, verified_n, runs, ok in rows:
+        if outcome is not None:
+            by_outcome[TrialOutcome(outcome)] = int(n)
+            continue
+        bucket = by_month[_as_date(month)] if month is not None else by_sector[Sector(sector)]
+        bucket.trials, bucket.verified = int(n), int(verified_n)
+        bucket.verified_runs, bucket.verified_successes = int(runs), int(ok)
+    for t in by_month.values():
+        total.trials += t.trials
+        total.verified += t.verified
+        total.verified_runs += t.verified_runs
+        total.verified_successes += t.verified_successes
     return {"trials_by_month": list(by_month.values()), "trials_total": total, "trials_by_outcome": by_outcome,
             "trials_by_sector": by_sector}
 
