@@ -278,18 +278,22 @@ def _booking_figures(period: Period) -> dict:
     in_period = _in_period(BayMonthStat.month, period)
     per_month: dict[date, dict[str, int]] = {m: defaultdict(int) for m in period.months}
     minutes_month: dict[date, int] = defaultdict(int)
-    for month, status, n, minutes in db.session.execute(
-            sa.select(BayMonthStat.month, BayMonthStat.status, sa.func.sum(BayMonthStat.bookings),
-                      sa.func.sum(BayMonthStat.minutes)).where(in_period)
-            .group_by(BayMonthStat.month, BayMonthStat.status)):
+    per_bay: dict[int, list] = defaultdict(lambda: [0, 0])
+    # One statement: sums by month and status, and (approved or completed only) by bay.
+    by_month = (sa.select(BayMonthStat.month, BayMonthStat.status, sa.null().label("bay_id"),
+                          sa.func.sum(BayMonthStat.bookings), sa.func.sum(BayMonthStat.minutes))
+                .where(in_period).group_by(BayMonthStat.month, BayMonthStat.status))
+    by_bay = (sa.select(sa.null(), sa.null(), BayMonthStat.bay_id, sa.func.sum(BayMonthStat.bookings),
+                        sa.func.sum(BayMonthStat.minutes))
+              .where(in_period, BayMonthStat.status.in_(USED)).group_by(BayMonthStat.bay_id))
+    for month, status, bay_id, n, minutes in db.session.execute(sa.union_all(by_month, by_bay)):
+        if bay_id is not None:
+            per_bay[bay_id] = [int(n), int(minutes)]
+            continue
+        month = _as_date(month)
         per_month[month][status] += int(n)
         if status in USED:
             minutes_month[month] += int(minutes)
-    per_bay: dict[int, list] = defaultdict(lambda: [0, 0])
-    for bay_id, n, minutes in db.session.execute(
-            sa.select(BayMonthStat.bay_id, sa.func.sum(BayMonthStat.bookings), sa.func.sum(BayMonthStat.minutes))
-            .where(in_period, BayMonthStat.status.in_(USED)).group_by(BayMonthStat.bay_id)):
-        per_bay[bay_id] = [int(n), int(minutes)]
     weekly = weekly_minutes(bays)
     capacity = open_minutes(weekly, period.first, period.last_day)
     active = {b.id for b in bays}

@@ -204,21 +204,24 @@ def _scenarios_opened(target: Target, today: date) -> Measurement:
     """Opened scenarios now; monthly increments since the target's start (earlier ones as one
     increment in the month before it) and the gain in the last 90 days, counted in SQL."""
     where = [Scenario.sector == target.sector] if target.sector else []
-    current = db.session.scalar(sa.select(sa.func.count()).select_from(Scenario).where(
-        Scenario.status == ScenarioStatus.OPENED, *where)) or 0
     cutoff = datetime.combine(today - timedelta(days=PACE_DAYS - 1), time.min, base_zone())
     months = months_between(target.start_date, max(today, target.start_date))
+    # Every scenario ever opened keeps its first opening time (``flask check`` holds this), so the
+    # ones open now are counted in the same pass.
     opened = (sa.select(local_month_index(Scenario.opened_at, months).label("month"),
-                        sa.case((Scenario.opened_at >= cutoff, 1), else_=0).label("recent"))
+                        sa.case((Scenario.opened_at >= cutoff, 1), else_=0).label("recent"),
+                        sa.case((Scenario.status == ScenarioStatus.OPENED, 1), else_=0).label("open_now"))
               .where(Scenario.opened_at.is_not(None), *where).subquery())
     increments: dict[date, float] = {}
-    gain = 0
+    gain = current = 0
     before = months[0] - timedelta(days=1)
-    for index, n, recent in db.session.execute(
-            sa.select(opened.c.month, sa.func.count(), sa.func.sum(opened.c.recent)).group_by(opened.c.month)):
+    for index, n, recent, open_now in db.session.execute(
+            sa.select(opened.c.month, sa.func.count(), sa.func.sum(opened.c.recent), sa.func.sum(opened.c.open_now))
+            .group_by(opened.c.month)):
         month = months[index] if 0 <= index < len(months) else month_start(before if index < 0 else today)
         increments[month] = increments.get(month, 0) + n
         gain += int(recent or 0)
+        current += int(open_now or 0)
     measurement = _cumulative(increments, current, today, apportion=False)
     measurement.ninety_days_ago = current - gain
     return measurement
