@@ -10,8 +10,14 @@ from ...domain import accounts, overview
 from ...extensions import db
 from ...models import Role
 from .. import safe_next
+from .navigation import main_navigation
 
 bp = Blueprint("main", __name__)
+
+
+@bp.app_context_processor
+def _navigation() -> dict:
+    return {"main_navigation": main_navigation}
 
 
 @bp.get("/")
