@@ -68,6 +68,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         database.configure_engine(db.engine)
+        database.end_reads_with_commit(app, db)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     babel.init_app(app, locale_selector=i18n.select_locale,

@@ -43,3 +43,40 @@ def lock_row(obj) -> None:
     key = sa_inspect(obj).mapper.primary_key[0]
     db.session.execute(select(key).where(key == sa_inspect(obj).identity[0]).with_for_update())
     db.session.refresh(obj)
+
+
+# Statements that leave the database as it was: a transaction that ran only these ends with COMMIT.
+_READS = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK TO")
+
+
+def end_reads_with_commit(app, db) -> None:
+    """End a request's transaction with COMMIT when it only read (no INSERT, UPDATE, DELETE or DDL
+    ran and nothing is pending); anything else still ends as before (committed by the view, or
+    rolled back when the session is removed).
+
+    For a transaction that only read, COMMIT and ROLLBACK are the same to the database. They are
+    not the same to psycopg: a rollback discards every statement it has prepared on the
+    connection, and since every page view used to end with one, nothing was ever prepared and
+    PostgreSQL planned each of a page's statements anew on every request.
+    """
+
+    @event.listens_for(db.engine, "begin")
+    def _fresh(connection):
+        connection.info.pop("pilotbase_wrote", None)
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def _note_writes(connection, _cursor, statement, _parameters, _context, _executemany):
+        if not statement.lstrip()[:11].upper().startswith(_READS):
+            connection.info["pilotbase_wrote"] = True
+
+    @app.teardown_request
+    def _commit_reads(exc):
+        session = db.session()  # this request's session (not the scoped proxy)
+        if exc is not None or not session.in_transaction() or session.new or session.dirty or session.deleted:
+            return
+        if session.connection().info.get("pilotbase_wrote"):
+            return
+        try:
+            session.commit()
+        except Exception:  # a connection lost mid-request: nothing was written, so nothing is lost
+            session.rollback()
