@@ -467,19 +467,23 @@ def test_rebook_link_is_one_week_later_or_the_next_week_after_now(app, bay, user
     booking = make_booking(users["firm"], bay, at(2, 10), at(2, 12), purpose="Gait & balance", approver=users["operator"])
     firm = signed_in("firm")
     page = firm.get("/bookings").get_data(as_text=True)
-    assert (f"/bookings/new?bay_id={bay.id}&amp;start=2026-12-02T10:00&amp;end=2026-12-02T12:00"
-            "&amp;purpose=Gait+%26+balance") in page
+    assert f'href="/bookings/new?rebook={booking.id}"' in page
+    prefilled = text(firm.get(f"/bookings/new?rebook={booking.id}"))
+    assert 'value="2026-12-02T10:00"' in prefilled and 'value="2026-12-02T12:00"' in prefilled
+    assert "Gait & balance</textarea>" in prefilled and f'<option selected value="{bay.id}">' in prefilled
 
     app.config["PILOTBASE_NOW"] = at(20, 9)  # Sunday 13 December: three weeks later
     page = firm.get("/bookings").get_data(as_text=True)
     past = section(page, "past-title")
     assert f"/bookings/{booking.id}" in past
-    link = re.search(r'href="(/bookings/new\?[^"]+)"', past).group(1)
-    assert "start=2026-12-16T10:00&amp;end=2026-12-16T12:00" in link
-    prefilled = text(firm.get(unescape(link)))
-    assert 'value="2026-12-16T10:00"' in prefilled and "Gait & balance</textarea>" in prefilled
-    staff_link = signed_in("operator").get("/bookings").get_data(as_text=True)
-    assert f"firm_id={users['own_firm'].id}" in staff_link
+    link = re.search(r'href="(/bookings/new\?rebook=\d+)"', past).group(1)
+    prefilled = text(firm.get(link))
+    assert 'value="2026-12-16T10:00"' in prefilled and 'value="2026-12-16T12:00"' in prefilled
+    assert "Gait & balance</textarea>" in prefilled
+    # staff re-book for the booking's firm; another firm's booking is not found
+    staff_form = signed_in("operator").get(f"/bookings/new?rebook={booking.id}").get_data(as_text=True)
+    assert f'<option selected value="{users["own_firm"].id}">' in staff_form
+    assert signed_in("other_firm_user").get(f"/bookings/new?rebook={booking.id}").status_code == 404
 
 
 def test_list_filters_and_pagination(app, bay, make_bay, users, signed_in, make_booking):
@@ -683,7 +687,8 @@ def test_a_booking_names_its_robot_and_another_firms_robot_is_refused(app, bay, 
     assert made.status_code == 303
     detail = text(firm.get(made.headers["Location"]))
     assert "Arm One · Maker M1" in detail
-    assert f"robot_id={own}" in detail  # "book the same slot again" brings the same robot
+    again = re.search(r'href="(/bookings/new\?rebook=\d+)"', detail).group(1)  # "book the same slot again"
+    assert f'<option selected value="{own}">' in text(firm.get(again))  # brings the same robot
     with app.app_context():
         assert db.session.scalar(sa.select(Booking.robot_id)) == own
     series = firm.post("/bookings/new", data=booking_form(bay, at(3, 10), at(3, 12), robot_id=str(own), weeks="2"))

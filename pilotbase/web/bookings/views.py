@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import cached_property
+from html import escape
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from babel.dates import get_day_names
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+from jinja2.filters import do_truncate
+from markupsafe import Markup
 from sqlalchemy.orm import defaultload, lazyload, load_only
 from werkzeug.datastructures import MultiDict
 
@@ -23,7 +28,7 @@ from ...domain import bookings, directory, scenarios, timeutil, trials
 from ...domain.errors import DomainError, NotFound, NotPermitted, ValidationFailed
 from ...domain.permissions import authorize, can
 from ...extensions import db
-from ...i18n import label
+from ...i18n import label, time_span
 from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role,
                        Scenario, ScenarioStatus, User)
 from ...exports import table_response
@@ -47,7 +52,8 @@ def _signed_in():
 
 @bp.context_processor
 def _helpers():
-    return {"allowed": allowed, "rebook_url": rebook_url, "duration": duration_text}
+    return {"allowed": allowed, "rebook_url": rebook_url, "duration": duration_text,
+            "list_table_body": list_table_body}
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -117,13 +123,14 @@ def allowed(user: User, booking: Booking) -> dict[str, bool]:
 
 
 def rebook_url(booking: Booking) -> str:
-    """The request form prefilled with the same bay, purpose, weekday and time: one week after
-    the original, or the first such week after now, whichever is later."""
-    return url_for("bookings.new", **_rebook_args(booking))
+    """The request form prefilled from ``booking`` (see ``_rebook_args``; worked out when the form
+    is opened, so a list left open over a week still proposes a slot ahead)."""
+    return url_for("bookings.new", rebook=booking.id)
 
 
 def _rebook_args(booking: Booking) -> dict:
-    """The query arguments of ``rebook_url``."""
+    """What a re-book link prefills: the same bay, purpose, robot, weekday and time, one week after
+    the original or the first such week after now, whichever is later (and the firm, for staff)."""
     start = timeutil.local(booking.starts_at)
     length = booking.ends_at - booking.starts_at
     current = timeutil.now()
@@ -268,7 +275,11 @@ def _prefill(args) -> dict:
 @bp.get("/bookings/new")
 def new():
     authorize(current_user, "booking.request")
-    return _render_new(_setup_booking_form(BookingForm(formdata=None, data=_prefill(request.args))))
+    args = request.args
+    rebook = args.get("rebook", type=int)
+    if rebook:  # "Re-book": the booking must be one this user may see (another firm's answers 404)
+        args = MultiDict(_rebook_args(bookings.get_booking(current_user, rebook)))
+    return _render_new(_setup_booking_form(BookingForm(formdata=None, data=_prefill(args))))
 
 
 @bp.post("/bookings/new")
@@ -513,7 +524,7 @@ class RowText:
         """``rebook_url(booking)``."""
         if self._new_path is None:
             self._new_path = url_for("bookings.new")
-        return f"{self._new_path}?{urlencode(_rebook_args(booking), safe=self._QUERY_SAFE)}"
+        return f"{self._new_path}?rebook={booking.id}"
 
 
 @dataclass
@@ -525,6 +536,41 @@ class ListRow:
     status_label: str
     rebook_url: str | None
     cancel_url: str | None
+
+
+def list_table_body(rows: list[ListRow], show_firm: bool, next_url: str) -> Markup:
+    """The ``<tbody>`` rows of one section of the list (``bookings/_parts.html`` writes the rest).
+
+    Written in Python: as a Jinja loop each of up to 75 rows cost about twenty interpolations and
+    five calls, a third of the page's time. Every value goes through ``html.escape`` (the time
+    span is ``i18n.time_span``'s Markup); the words are translated once per table."""
+    rebook, cancel, reason, cancel_booking = (escape(_(w)) for w in (
+        "Re-book", "Cancel…", "Reason (optional)", "Cancel booking"))
+    token, next_url, locale = escape(generate_csrf()), escape(next_url), _locale()
+    truncate = functools.partial(do_truncate, current_app.jinja_env, length=80)
+    out = []
+    for row in rows:
+        b = row.booking
+        firm = f"\n        <td>{escape(b.firm.name)}</td>" if show_firm else ""
+        actions = f'<a href="{escape(row.rebook_url)}">{rebook}</a>' if row.rebook_url else ""
+        if row.cancel_url:
+            actions += (
+                f'\n          <details class="cancel-booking">\n            <summary>{cancel}</summary>\n'
+                f'            <form method="post" action="{escape(row.cancel_url)}">\n'
+                f'              <input type="hidden" name="csrf_token" value="{token}">'
+                f'<input type="hidden" name="next" value="{next_url}">\n'
+                f'              <label for="cancel-reason-{b.id}">{reason}</label>\n'
+                f'              <fieldset role="group">\n'
+                f'                <input id="cancel-reason-{b.id}" name="reason" maxlength="500">\n'
+                f'                <button type="submit" class="secondary">{cancel_booking}</button>\n'
+                f'              </fieldset>\n            </form>\n          </details>')
+        out.append(
+            f'\n      <tr>\n        <td><a href="{escape(row.url)}">{time_span(b.starts_at, b.ends_at)}</a></td>\n'
+            f'        <td><strong>{escape(b.bay.code)}</strong> {escape(b.bay.name(locale))}</td>{firm}\n'
+            f'        <td class="purpose">{escape(truncate(b.purpose))}</td>\n'
+            f'        <td><span class="badge badge-{escape(b.status.value)}">{escape(row.status_label)}</span></td>\n'
+            f'        <td class="row-actions">\n          {actions}\n        </td>\n      </tr>')
+    return Markup("".join(out))  # nosec B704: every value above went through html.escape
 
 
 def list_rows(items: list[Booking], text: RowText) -> list[ListRow]:
