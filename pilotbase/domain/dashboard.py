@@ -273,8 +273,10 @@ def _incident_figures(period: Period) -> dict:
 
 
 def _booking_figures(period: Period) -> dict:
+    # What the figures read of a bay: its code and names, and its opening hours for the capacity.
+    shown = sa.orm.load_only(Bay.code, Bay.name_zh, Bay.name_en, Bay.opening_hours, Bay.active)
     bays = list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code)
-                                   .options(sa.orm.lazyload(Bay.capability_rows))))
+                                   .options(shown, sa.orm.lazyload(Bay.capability_rows))))
     in_period = _in_period(BayMonthStat.month, period)
     per_month: dict[date, dict[str, int]] = {m: defaultdict(int) for m in period.months}
     minutes_month: dict[date, int] = defaultdict(int)
@@ -306,7 +308,8 @@ def _booking_figures(period: Period) -> dict:
             for b in bays]
     inactive = set(per_bay) - active
     if inactive:  # bays retired since: their bookings still count
-        for bay in db.session.scalars(sa.select(Bay).where(Bay.id.in_(inactive)).order_by(Bay.code)):
+        for bay in db.session.scalars(sa.select(Bay).where(Bay.id.in_(inactive)).order_by(Bay.code)
+                                      .options(shown, sa.orm.lazyload(Bay.capability_rows))):
             uses.append(BayUse(bay, per_bay[bay.id][0], round(per_bay[bay.id][1] / 60, 1), 0.0))
     return {"bookings_by_month": months, "bays": uses}
 
@@ -320,7 +323,7 @@ def _firm_figures(period: Period, limit: int) -> dict:
                      FirmMonthStat.bookings > 0)
               .group_by(FirmMonthStat.firm_id).subquery())
     top = db.session.execute(sa.select(Firm, served.c.n, served.c.minutes, served.c.total)
-                             .join(served, served.c.firm_id == Firm.id)
+                             .options(sa.orm.load_only(Firm.name)).join(served, served.c.firm_id == Firm.id)
                              .order_by(served.c.n.desc(), Firm.name).limit(limit)).all()
     return {"firms_served": top[0].total if top else 0,
             "firms": [FirmUse(firm, int(n), round(int(minutes) / 60, 1)) for firm, n, minutes, _total in top]}

@@ -65,6 +65,8 @@ class Numbers:
         symbols = locale.number_symbols["latn"]
         self.group = symbols["group"] if self.decimal.grouping == (3, 3) else None
         self.point = symbols["decimal"]
+        self._numbers: dict[float, str] = {}
+        self._percents: dict[float, str] = {}
 
     def _fast(self, value: float, pattern) -> str | None:
         if self.group is None or type(value) not in (int, float) or not value >= 0 or value == float("inf"):
@@ -78,14 +80,30 @@ class Numbers:
         return f"{whole}{self.point}{fraction}" if fraction else whole
 
     def number(self, value: float) -> str:
-        fast = self._fast(value, self.decimal)
-        return fast if fast is not None else self.decimal.apply(value, self.locale)
+        text = self._numbers.get(value)
+        if text is None:
+            fast = self._fast(value, self.decimal)
+            text = fast if fast is not None else self.decimal.apply(value, self.locale)
+            self._remember(self._numbers, value, text)
+        return text
 
     def percent(self, value: float | None) -> str:
         if value is None:
             return "—"
-        fast = self._fast(value, self.percent_pattern)
-        return (fast if fast is not None else self.percent_pattern.apply(value, self.locale)) + " %"
+        text = self._percents.get(value)
+        if text is None:
+            fast = self._fast(value, self.percent_pattern)
+            text = (fast if fast is not None else self.percent_pattern.apply(value, self.locale)) + " %"
+            self._remember(self._percents, value, text)
+        return text
+
+    @staticmethod
+    def _remember(texts: dict, value: float, text: str) -> None:
+        """Keep a written number (a page writes the same counts, hours and percentages in its charts,
+        tables and descriptions); the memory stays bounded."""
+        if len(texts) >= 20_000:
+            texts.clear()
+        texts[value] = text
 
     def target_value(self, p, value: float | None) -> str:
         """A value of the target's metric in the locale, with "%" for utilisation."""
