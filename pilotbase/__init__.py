@@ -74,6 +74,7 @@ def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale,
                    default_translation_directories=str(Path(__file__).parent / "translations"))
     babel.domain_instance = i18n.RememberingDomain()  # replaces Flask-Babel's cached default domain
+    i18n.install_template_gettext(app, babel.domain_instance)
     app.jinja_env.filters.update(datetimeformat=i18n.datetimeformat, dateformat=i18n.dateformat)
     csrf.init_app(app)
     limiter.init_app(app)

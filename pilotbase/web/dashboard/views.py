@@ -150,16 +150,17 @@ class Drill:
     def __init__(self, period: Period):
         self.period = period
         self.first_month, self.last_month = period.first.strftime("%Y-%m"), period.last.strftime("%Y-%m")
-        self._bases: dict[str, str] = {}
+        self._bases: dict[tuple, str] = {}
         self._months: dict[date, str] = {}
 
-    def _url(self, endpoint: str, args: dict) -> str:
-        """``url_for(endpoint, **args)`` for endpoints without path arguments: the page links a few
-        hundred figures, so the route is built once and the query string appended, encoded as
+    def _url(self, endpoint: str, args: dict, **path) -> str:
+        """``url_for(endpoint, **path, **args)`` with ``args`` in the query string: the page links a
+        few hundred figures, so each route is built once and the query string appended, encoded as
         Werkzeug encodes it."""
-        base = self._bases.get(endpoint)
+        key = (endpoint, *path.values())
+        base = self._bases.get(key)
         if base is None:
-            base = self._bases[endpoint] = url_for(endpoint)
+            base = self._bases[key] = url_for(endpoint, **path)
         pairs = [(k, str(v)) for k, v in args.items() if v is not None]
         if all(_PLAIN.fullmatch(k) and _PLAIN.fullmatch(v) for k, v in pairs):  # months, keys, ids
             query = "&".join(f"{k}={v}" for k, v in pairs)
@@ -201,7 +202,7 @@ class Drill:
         return url_for("dashboard.firms", **self.period.args())
 
     def export(self, table: str, fmt: str) -> str:
-        return url_for("dashboard.export", table=table, fmt=fmt, **self.period.args())
+        return self._url("dashboard.export", self.period.args(), table=table, fmt=fmt)
 
     def report(self) -> str:
         return url_for("dashboard.report", **self.period.args())
