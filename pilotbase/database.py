@@ -74,9 +74,8 @@ def end_reads_with_commit(app, db) -> None:
         session = db.session()  # this request's session (not the scoped proxy)
         if exc is not None or not session.in_transaction() or session.new or session.dirty or session.deleted:
             return
-        if session.connection().info.get("pilotbase_wrote"):
-            return
         try:
-            session.commit()
-        except Exception:  # a connection lost mid-request: nothing was written, so nothing is lost
+            if not session.connection().info.get("pilotbase_wrote"):
+                session.commit()
+        except Exception:  # the connection was lost: nothing was written, so nothing is lost
             session.rollback()
