@@ -23,14 +23,22 @@ def safe_cell(value) -> str:
     return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
+# Cells the csv module already writes as ``safe_cell`` would (None as "", numbers by repr).
+AS_IS = frozenset({int, float, type(None)})
+
+
 def csv_bytes(header: Iterable, rows: Iterable[Iterable]) -> bytes:
-    """UTF-8 with a byte-order mark (so Excel reads Chinese correctly), every cell made safe."""
+    """UTF-8 with a byte-order mark (so Excel reads Chinese correctly), every cell made safe.
+    ``safe_cell``'s test for text is written out in the loop: a month's export has tens of
+    thousands of cells, and the call per cell was a fifth of its time."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([str(h) for h in header])
+    starts = FORMULA_STARTS
     for row in rows:
-        writer.writerow([safe_cell(v) for v in row])
+        writer.writerow([("'" + v if v[:1] in starts else v) if type(v) is str
+                         else v if type(v) in AS_IS else safe_cell(v) for v in row])
     return out.getvalue().encode("utf-8")
 
 

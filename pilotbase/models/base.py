@@ -64,11 +64,14 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+        return None if value is None else utc_instant(value)
+
+
+def utc_instant(value: datetime) -> datetime:
+    """An instant as a driver reads it (naive UTC from SQLite, aware from PostgreSQL), aware in UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
 
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:

@@ -32,6 +32,7 @@ from ...i18n import label, time_span
 from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role,
                        Scenario, ScenarioStatus, User)
 from ...exports import table_response
+from ...models.base import utc_instant
 from .. import choices, safe_next
 from ..overview import drilldown
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
@@ -722,22 +723,25 @@ def export(fmt: str):
     statuses = {s: str(label(s)) for s in BookingStatus}
     english = locale.startswith("en")
     # Plain rows (no ORM objects): a month of the whole base is thousands of lines.
+    # The times as the driver reads them (naive UTC from SQLite, aware from PostgreSQL): starts and
+    # ends repeat on the bays' grid, so each is made aware, moved to the base's zone and written once.
+    raw = functools.partial(sa.type_coerce, type_=sa.DateTime())
     query = (bookings.bookings_query(current_user, **filters)
-             .with_only_columns(Booking.id, Firm.name, Bay.code, Bay.name_zh, Bay.name_en, Booking.starts_at,
-                                Booking.ends_at, Booking.status, Booking.purpose, Booking.created_at,
+             .with_only_columns(Booking.id, Firm.name, Bay.code, Bay.name_zh, Bay.name_en, raw(Booking.starts_at),
+                                raw(Booking.ends_at), Booking.status, Booking.purpose, raw(Booking.created_at),
                                 Booking.decision_reason)
              .select_from(sa.join(Booking, Firm, Firm.id == Booking.firm_id).join(Bay, Bay.id == Booking.bay_id)))
-    written: dict[datetime, str] = {}  # starts and ends repeat on the bays' grid: each written once
+    written: dict[datetime, str] = {}
 
     def local_text(instant: datetime) -> str:
         text = written.get(instant)
         if text is None:
-            text = written[instant] = instant.astimezone(zone).strftime(stamp)
+            text = written[instant] = utc_instant(instant).astimezone(zone).strftime(stamp)
         return text
 
     rows = ([number, firm, code, name_en if english and name_en else name_zh, local_text(starts), local_text(ends),
              _hours((ends - starts).total_seconds() / 3600), statuses[status], purpose,
-             created.astimezone(zone).strftime(stamp), reason]
+             utc_instant(created).astimezone(zone).strftime(stamp), reason]
             for number, firm, code, name_zh, name_en, starts, ends, status, purpose, created, reason
             in db.session.execute(query.execution_options(yield_per=1000)))  # a few rows held at a time
     return table_response(fmt, f"bookings-{timeutil.local(timeutil.now()):%Y%m%d-%H%M}", header, rows,
