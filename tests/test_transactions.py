@@ -72,3 +72,24 @@ def test_reads_keep_the_prepared_statements_of_the_connection(app_factory, make_
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Firm).where(
             Firm.contact_name == "Never committed")) == 0
+
+
+def test_built_statements_are_kept_per_arguments_and_time_zone(app_factory):
+    """``built_once`` keeps statements, never results: same arguments and zone, same statement;
+    another zone (local midnights move) builds anew."""
+    from pilotbase.database import built_once
+
+    builds = []
+
+    @built_once
+    def statement(n: int):
+        builds.append(n)
+        return sa.select(sa.literal(n))
+
+    for zone in ("Asia/Shanghai", "Europe/Berlin"):
+        app = app_factory(PILOTBASE_TIMEZONE=zone)
+        with app.app_context():
+            first = statement(1)
+            assert statement(1) is first and db.session.scalar(first) == 1
+            assert statement(2) is not first
+    assert builds == [1, 2, 1, 2]

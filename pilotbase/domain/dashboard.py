@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from ..database import built_once
 from ..extensions import db
 from ..models import (Bay, BayMonthStat, Booking, BookingStatus, CollaborationMode, Firm, FirmMonthStat, Incident,
                       IncidentKind, IncidentMonthStat, IncidentStatus, RobotType, Scenario, ScenarioStatus,
@@ -182,25 +183,31 @@ def _in_period(column, period: Period):
     return sa.and_(column >= period.first, column <= period.last)
 
 
-def _scenario_figures(period: Period) -> dict:
+@built_once
+def _scenario_statements(period: Period) -> tuple[sa.Select, sa.Select]:
     opened = [Scenario.status == ScenarioStatus.OPENED, Scenario.opened_at >= period.start,
               Scenario.opened_at < period.end]
     if period.sector:
         opened.append(Scenario.sector == period.sector)
-    months = period.months
-    cells = (sa.select(Scenario.sector, local_month_index(Scenario.opened_at, months).label("month"))
+    cells = (sa.select(Scenario.sector, local_month_index(Scenario.opened_at, period.months).label("month"))
              .where(*opened).subquery())
+    by_sector_month = sa.select(cells.c.sector, cells.c.month, sa.func.count()).group_by(cells.c.sector, cells.c.month)
+    tags = (sa.select(ScenarioTag.kind, ScenarioTag.value, sa.func.count())
+            .join(Scenario, Scenario.id == ScenarioTag.scenario_id)
+            .where(*opened, ScenarioTag.kind.in_((TagKind.MODE.value, TagKind.ROBOT_TYPE.value)))
+            .group_by(ScenarioTag.kind, ScenarioTag.value))
+    return by_sector_month, tags
+
+
+def _scenario_figures(period: Period) -> dict:
+    by_sector_month, tag_counts = _scenario_statements(period)
+    months = period.months
     by_sector = {s: 0 for s in Sector}
     by_month = {m: 0 for m in months}
-    for sector, index, n in db.session.execute(
-            sa.select(cells.c.sector, cells.c.month, sa.func.count()).group_by(cells.c.sector, cells.c.month)):
+    for sector, index, n in db.session.execute(by_sector_month):
         by_sector[Sector(sector)] += n
         by_month[months[index]] += n  # opened_at lies in the period: 0 <= index < len(months)
-    tags = dict(((kind, value), n) for kind, value, n in db.session.execute(
-        sa.select(ScenarioTag.kind, ScenarioTag.value, sa.func.count())
-        .join(Scenario, Scenario.id == ScenarioTag.scenario_id)
-        .where(*opened, ScenarioTag.kind.in_((TagKind.MODE.value, TagKind.ROBOT_TYPE.value)))
-        .group_by(ScenarioTag.kind, ScenarioTag.value)))
+    tags = dict(((kind, value), n) for kind, value, n in db.session.execute(tag_counts))
     running, series = 0, []
     for month in period.months:
         running += by_month[month]
@@ -214,8 +221,9 @@ def _scenario_figures(period: Period) -> dict:
     }
 
 
-def _trial_figures(period: Period) -> dict:
-    # One statement, summed in SQL three ways (by month, by sector, by outcome): a few dozen rows.
+@built_once
+def _trial_statement(period: Period) -> sa.CompoundSelect:
+    """Trial cells of the period summed three ways (by month, by sector, by outcome) in one statement."""
     cells = (sa.select(TrialMonthStat.month, TrialMonthStat.sector, TrialMonthStat.status, TrialMonthStat.outcome,
                        TrialMonthStat.trials, TrialMonthStat.runs, TrialMonthStat.successful_runs)
              .where(_in_period(TrialMonthStat.month, period), TrialMonthStat.trials > 0))
@@ -233,13 +241,15 @@ def _trial_figures(period: Period) -> dict:
                           sa.func.sum(sa.case((verified, c.c.successful_runs), else_=0)))
                 .group_by(*keys))
 
+    return sa.union_all(sums(c.c.month, None, None), sums(None, c.c.sector, None), sums(None, None, c.c.outcome))
+
+
+def _trial_figures(period: Period) -> dict:
     by_month = {m: TrialMonth(m) for m in period.months}
     by_sector = {s: TrialMonth(period.first) for s in Sector}
     by_outcome = {o: 0 for o in TrialOutcome}
     total = TrialMonth(period.first)
-    rows = db.session.execute(sa.union_all(sums(c.c.month, None, None), sums(None, c.c.sector, None),
-                                           sums(None, None, c.c.outcome)))
-    for month, sector, outcome, n, verified_n, runs, ok in rows:
+    for month, sector, outcome, n, verified_n, runs, ok in db.session.execute(_trial_statement(period)):
         if outcome is not None:
             by_outcome[TrialOutcome(outcome)] = int(n)
             continue
@@ -255,13 +265,19 @@ def _trial_figures(period: Period) -> dict:
             "trials_by_sector": by_sector}
 
 
-def _incident_figures(period: Period) -> dict:
+@built_once
+def _incident_statement(period: Period) -> sa.Select:
     query = (sa.select(IncidentMonthStat.kind, IncidentMonthStat.severity, IncidentMonthStat.status,
                        sa.func.sum(IncidentMonthStat.incidents))
              .where(_in_period(IncidentMonthStat.month, period))
              .group_by(IncidentMonthStat.kind, IncidentMonthStat.severity, IncidentMonthStat.status))
     if period.sector:
         query = query.where(IncidentMonthStat.sector == period.sector.value)
+    return query
+
+
+def _incident_figures(period: Period) -> dict:
+    query = _incident_statement(period)
     by_kind = {k: 0 for k in IncidentKind}
     by_severity = {s: 0 for s in (1, 2, 3, 4)}
     still_open = 0
@@ -272,23 +288,28 @@ def _incident_figures(period: Period) -> dict:
     return {"incidents_by_kind": by_kind, "incidents_by_severity": by_severity, "incidents_open": still_open}
 
 
-def _booking_figures(period: Period) -> dict:
-    # What the figures read of a bay: its code and names, and its opening hours for the capacity.
-    shown = sa.orm.load_only(Bay.code, Bay.name_zh, Bay.name_en, Bay.opening_hours, Bay.active)
-    bays = list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code)
-                                   .options(shown, sa.orm.lazyload(Bay.capability_rows))))
+@built_once
+def _bay_statement(period: Period) -> sa.CompoundSelect:
+    """Bay cells of the period summed by month and status, and (approved or completed only) by bay."""
     in_period = _in_period(BayMonthStat.month, period)
-    per_month: dict[date, dict[str, int]] = {m: defaultdict(int) for m in period.months}
-    minutes_month: dict[date, int] = defaultdict(int)
-    per_bay: dict[int, list] = defaultdict(lambda: [0, 0])
-    # One statement: sums by month and status, and (approved or completed only) by bay.
     by_month = (sa.select(BayMonthStat.month, BayMonthStat.status, sa.null().label("bay_id"),
                           sa.func.sum(BayMonthStat.bookings), sa.func.sum(BayMonthStat.minutes))
                 .where(in_period).group_by(BayMonthStat.month, BayMonthStat.status))
     by_bay = (sa.select(sa.null(), sa.null(), BayMonthStat.bay_id, sa.func.sum(BayMonthStat.bookings),
                         sa.func.sum(BayMonthStat.minutes))
               .where(in_period, BayMonthStat.status.in_(USED)).group_by(BayMonthStat.bay_id))
-    for month, status, bay_id, n, minutes in db.session.execute(sa.union_all(by_month, by_bay)):
+    return sa.union_all(by_month, by_bay)
+
+
+def _booking_figures(period: Period) -> dict:
+    # What the figures read of a bay: its code and names, and its opening hours for the capacity.
+    shown = sa.orm.load_only(Bay.code, Bay.name_zh, Bay.name_en, Bay.opening_hours, Bay.active)
+    bays = list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code)
+                                   .options(shown, sa.orm.lazyload(Bay.capability_rows))))
+    per_month: dict[date, dict[str, int]] = {m: defaultdict(int) for m in period.months}
+    minutes_month: dict[date, int] = defaultdict(int)
+    per_bay: dict[int, list] = defaultdict(lambda: [0, 0])
+    for month, status, bay_id, n, minutes in db.session.execute(_bay_statement(period)):
         if bay_id is not None:
             per_bay[bay_id] = [int(n), int(minutes)]
             continue
@@ -314,17 +335,21 @@ def _booking_figures(period: Period) -> dict:
     return {"bookings_by_month": months, "bays": uses}
 
 
-def _firm_figures(period: Period, limit: int) -> dict:
-    completed = BookingStatus.COMPLETED.value
-    # One pass over the cells: every served firm's sums, and how many there are (a window count).
+@built_once
+def _firm_statement(period: Period, limit: int) -> sa.Select:
+    """The firms served most, with every served firm's count beside them (a window count)."""
     served = (sa.select(FirmMonthStat.firm_id, sa.func.sum(FirmMonthStat.bookings).label("n"),
                         sa.func.sum(FirmMonthStat.minutes).label("minutes"), sa.func.count().over().label("total"))
-              .where(FirmMonthStat.status == completed, _in_period(FirmMonthStat.month, period),
+              .where(FirmMonthStat.status == BookingStatus.COMPLETED.value, _in_period(FirmMonthStat.month, period),
                      FirmMonthStat.bookings > 0)
               .group_by(FirmMonthStat.firm_id).subquery())
-    top = db.session.execute(sa.select(Firm, served.c.n, served.c.minutes, served.c.total)
-                             .options(sa.orm.load_only(Firm.name)).join(served, served.c.firm_id == Firm.id)
-                             .order_by(served.c.n.desc(), Firm.name).limit(limit)).all()
+    return (sa.select(Firm, served.c.n, served.c.minutes, served.c.total)
+            .options(sa.orm.load_only(Firm.name)).join(served, served.c.firm_id == Firm.id)
+            .order_by(served.c.n.desc(), Firm.name).limit(limit))
+
+
+def _firm_figures(period: Period, limit: int) -> dict:
+    top = db.session.execute(_firm_statement(period, limit)).all()
     return {"firms_served": top[0].total if top else 0,
             "firms": [FirmUse(firm, int(n), round(int(minutes) / 60, 1)) for firm, n, minutes, _total in top]}
 

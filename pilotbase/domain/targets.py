@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from ..database import built_once
 from ..extensions import db
 from ..models import (Bay, BayMonthStat, BookingStatus, FirmMonthStat, Metric, Scenario, ScenarioStatus, Sector,
                       Target, TrialMonthStat, TrialStatus, User)
@@ -200,24 +201,31 @@ def _cumulative(increments: dict[date, float], current: float, today: date, appo
     return Measurement(current=current, ninety_days_ago=current - gain, by_month=by_month)
 
 
-def _scenarios_opened(target: Target, today: date) -> Measurement:
-    """Opened scenarios now; monthly increments since the target's start (earlier ones as one
-    increment in the month before it) and the gain in the last 90 days, counted in SQL."""
-    where = [Scenario.sector == target.sector] if target.sector else []
+@built_once
+def _opened_statement(start: date, sector: Sector | None, today: date) -> sa.Select:
+    """Scenarios ever opened, counted by month since ``start`` (earlier ones at index -1), with how
+    many opened in the last 90 days and how many are open now (built once per day and target)."""
+    where = [Scenario.sector == sector] if sector else []
     cutoff = datetime.combine(today - timedelta(days=PACE_DAYS - 1), time.min, base_zone())
-    months = months_between(target.start_date, max(today, target.start_date))
+    months = months_between(start, max(today, start))
     # Every scenario ever opened keeps its first opening time (``flask check`` holds this), so the
     # ones open now are counted in the same pass.
     opened = (sa.select(local_month_index(Scenario.opened_at, months).label("month"),
                         sa.case((Scenario.opened_at >= cutoff, 1), else_=0).label("recent"),
                         sa.case((Scenario.status == ScenarioStatus.OPENED, 1), else_=0).label("open_now"))
               .where(Scenario.opened_at.is_not(None), *where).subquery())
+    return (sa.select(opened.c.month, sa.func.count(), sa.func.sum(opened.c.recent), sa.func.sum(opened.c.open_now))
+            .group_by(opened.c.month))
+
+
+def _scenarios_opened(target: Target, today: date) -> Measurement:
+    """Opened scenarios now; monthly increments since the target's start (earlier ones as one
+    increment in the month before it) and the gain in the last 90 days, counted in SQL."""
+    months = months_between(target.start_date, max(today, target.start_date))
     increments: dict[date, float] = {}
     gain = current = 0
     before = months[0] - timedelta(days=1)
-    for index, n, recent, open_now in db.session.execute(
-            sa.select(opened.c.month, sa.func.count(), sa.func.sum(opened.c.recent), sa.func.sum(opened.c.open_now))
-            .group_by(opened.c.month)):
+    for index, n, recent, open_now in db.session.execute(_opened_statement(target.start_date, target.sector, today)):
         month = months[index] if 0 <= index < len(months) else month_start(before if index < 0 else today)
         increments[month] = increments.get(month, 0) + n
         gain += int(recent or 0)
