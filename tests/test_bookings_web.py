@@ -484,6 +484,8 @@ def test_rebook_link_is_one_week_later_or_the_next_week_after_now(app, bay, user
     staff_form = signed_in("operator").get(f"/bookings/new?rebook={booking.id}").get_data(as_text=True)
     assert f'<option selected value="{users["own_firm"].id}">' in staff_form
     assert signed_in("other_firm_user").get(f"/bookings/new?rebook={booking.id}").status_code == 404
+    for nothing in ("0", "-1", "99999999999", "999999"):
+        assert firm.get(f"/bookings/new?rebook={nothing}").status_code == 404, nothing
 
 
 def test_list_filters_and_pagination(app, bay, make_bay, users, signed_in, make_booking):

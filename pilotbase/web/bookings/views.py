@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from html import escape
 from urllib.parse import urlencode
 
@@ -32,7 +31,7 @@ from ...i18n import label, time_span
 from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role,
                        Scenario, ScenarioStatus, User)
 from ...exports import table_response
-from ...models.base import utc_instant
+from ...models.base import MAX_ID, utc_instant
 from .. import choices, safe_next
 from ..overview import drilldown
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
@@ -278,7 +277,9 @@ def new():
     authorize(current_user, "booking.request")
     args = request.args
     rebook = args.get("rebook", type=int)
-    if rebook:  # "Re-book": the booking must be one this user may see (another firm's answers 404)
+    if rebook is not None:  # "Re-book": a booking this user may see (another firm's answers 404)
+        if not 0 < rebook <= MAX_ID:
+            raise NotFound(_l("Not found."))
         args = MultiDict(_rebook_args(bookings.get_booking(current_user, rebook)))
     return _render_new(_setup_booking_form(BookingForm(formdata=None, data=_prefill(args))))
 
@@ -548,7 +549,7 @@ def list_table_body(rows: list[ListRow], show_firm: bool, next_url: str) -> Mark
     rebook, cancel, reason, cancel_booking = (escape(_(w)) for w in (
         "Re-book", "Cancel…", "Reason (optional)", "Cancel booking"))
     token, next_url, locale = escape(generate_csrf()), escape(next_url), _locale()
-    truncate = functools.partial(do_truncate, current_app.jinja_env, length=80)
+    truncate = partial(do_truncate, current_app.jinja_env, length=80)
     out = []
     for row in rows:
         b = row.booking
@@ -725,7 +726,7 @@ def export(fmt: str):
     # Plain rows (no ORM objects): a month of the whole base is thousands of lines.
     # The times as the driver reads them (naive UTC from SQLite, aware from PostgreSQL): starts and
     # ends repeat on the bays' grid, so each is made aware, moved to the base's zone and written once.
-    raw = functools.partial(sa.type_coerce, type_=sa.DateTime())
+    raw = partial(sa.type_coerce, type_=sa.DateTime())
     query = (bookings.bookings_query(current_user, **filters)
              .with_only_columns(Booking.id, Firm.name, Bay.code, Bay.name_zh, Bay.name_en, raw(Booking.starts_at),
                                 raw(Booking.ends_at), Booking.status, Booking.purpose, raw(Booking.created_at),
