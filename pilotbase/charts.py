@@ -1,4 +1,5 @@
-"""Server-rendered SVG charts: the geometry here, the drawing in ``templates/dashboard/_charts.html``.
+"""Server-rendered SVG charts: the geometry here, drawn by ``BarChart.svg`` and the burn-up macro in
+``templates/dashboard/_charts.html``.
 
 No JavaScript and no chart library. A chart is a dataclass of coordinates (in the SVG's own
 user units; the SVG scales to its box) drawn as inline SVG with a title, a description and,
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from html import escape
 from datetime import date, timedelta
+from html import escape
 from typing import Callable, Iterable, Sequence
 
 from markupsafe import Markup
