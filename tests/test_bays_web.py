@@ -48,7 +48,10 @@ def web(app_factory, users, login):
             with app.app_context():
                 bay = bay_rules.create_bay(None, data)
                 db.session.commit()
-                return detached(bay)
+                db.session.refresh(bay)
+                bay.capabilities  # loaded now: the tests read them after the context is gone
+                db.session.expunge(bay)
+                return bay
 
         def book(self, who: str, bay: Bay, start: datetime, end: datetime, approve: bool = False) -> Booking:
             with app.app_context():

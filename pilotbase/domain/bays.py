@@ -9,7 +9,7 @@ from itertools import islice
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import HOLDING, Bay, BayCapability, Blackout, Booking, BookingStatus, Capability, CollaborationMode, User
@@ -165,9 +165,13 @@ def get_bay(bay_id: int) -> Bay:
     return bay
 
 
-def bays_query(capabilities: list[str] | None = None, active_only: bool = True) -> sa.Select:
-    """Bays offering every one of ``capabilities`` (an indexed GROUP BY on bay_capabilities)."""
+def bays_query(capabilities: list[str] | None = None, active_only: bool = True,
+               with_capabilities: bool = True) -> sa.Select:
+    """Bays offering every one of ``capabilities`` (an indexed GROUP BY on bay_capabilities), each
+    with its capabilities unless told otherwise (one more query for the whole list)."""
     query = sa.select(Bay).order_by(Bay.code)
+    if with_capabilities:
+        query = query.options(selectinload(Bay.capability_rows))
     if active_only:
         query = query.where(Bay.active.is_(True))
     caps = [c for c in (capabilities or []) if c]
@@ -320,7 +324,7 @@ def find_free_slots(*, capabilities: list[str], min_hours: float, start: datetim
     far as the search gets.
     """
     # What each bay offers is not needed here: skip the query loading it.
-    bays = list(db.session.scalars(bays_query(capabilities).options(lazyload(Bay.capability_rows))))
+    bays = list(db.session.scalars(bays_query(capabilities, with_capabilities=False)))
     current = now()
     need = timedelta(hours=min_hours)
     searched = []  # (bay, earliest, latest) of the bays that can offer such a slot at all

@@ -304,8 +304,7 @@ def _bay_statement(period: Period) -> sa.CompoundSelect:
 def _booking_figures(period: Period) -> dict:
     # What the figures read of a bay: its code and names, and its opening hours for the capacity.
     shown = sa.orm.load_only(Bay.code, Bay.name_zh, Bay.name_en, Bay.opening_hours, Bay.active)
-    bays = list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code)
-                                   .options(shown, sa.orm.lazyload(Bay.capability_rows))))
+    bays = list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code).options(shown)))
     per_month: dict[date, dict[str, int]] = {m: defaultdict(int) for m in period.months}
     minutes_month: dict[date, int] = defaultdict(int)
     per_bay: dict[int, list] = defaultdict(lambda: [0, 0])
@@ -329,8 +328,7 @@ def _booking_figures(period: Period) -> dict:
             for b in bays]
     inactive = set(per_bay) - active
     if inactive:  # bays retired since: their bookings still count
-        for bay in db.session.scalars(sa.select(Bay).where(Bay.id.in_(inactive)).order_by(Bay.code)
-                                      .options(shown, sa.orm.lazyload(Bay.capability_rows))):
+        for bay in db.session.scalars(sa.select(Bay).where(Bay.id.in_(inactive)).order_by(Bay.code).options(shown)):
             uses.append(BayUse(bay, per_bay[bay.id][0], round(per_bay[bay.id][1] / 60, 1), 0.0))
     return {"bookings_by_month": months, "bays": uses}
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
-from ..models import (Bay, BayCapability, Capability, CollaborationMode, InteractionLevel, RiskLevel, RobotType,
+from ..models import (Bay, Capability, CollaborationMode, InteractionLevel, RiskLevel, RobotType,
                       Role, Scenario, ScenarioComment, ScenarioDuplicateHint, ScenarioStatus, ScenarioTag, Sector,
                       TagKind, User)
 from . import audit, rollups
@@ -291,13 +291,9 @@ def review_queue() -> list[Scenario]:
 
 def hosting_bays(scenario: Scenario) -> list[Bay]:
     """Active bays whose capabilities cover everything the scenario requires."""
-    needed = scenario.required_capabilities
-    query = sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code)
-    if needed:
-        covering = (sa.select(BayCapability.bay_id).where(BayCapability.capability.in_(needed))
-                    .group_by(BayCapability.bay_id).having(sa.func.count() == len(needed)))
-        query = query.where(Bay.id.in_(covering))
-    return list(db.session.scalars(query))
+    from .bays import bays_query
+
+    return list(db.session.scalars(bays_query(scenario.required_capabilities, active_only=True)))
 
 
 # --- duplicates -------------------------------------------------------------------------------

@@ -59,8 +59,10 @@ class Bay(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # Loaded where they are shown: ``domain.bays.bays_query`` selects them in for its list; a bay
+    # loaded another way (a booking's, the dashboard's) reads them only when asked.
     capability_rows: Mapped[list[BayCapability]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="BayCapability.capability")
+        cascade="all, delete-orphan", lazy="select", order_by="BayCapability.capability")
 
     __table_args__ = (
         sa.CheckConstraint("granularity_minutes > 0", name="granularity_positive"),

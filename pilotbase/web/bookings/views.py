@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from jinja2.filters import do_truncate
 from markupsafe import Markup
-from sqlalchemy.orm import defaultload, lazyload, load_only
+from sqlalchemy.orm import defaultload, load_only
 from werkzeug.datastructures import MultiDict
 
 from ...domain import bays as bay_rules
@@ -639,7 +639,7 @@ def _filters() -> tuple[ListFilterForm, dict, drilldown.Checked]:
     locale = _locale()
     # The choices name the bays: their rules and what they offer are not loaded (nor read by the list).
     every_bay = db.session.scalars(sa.select(Bay).order_by(Bay.code).options(
-        load_only(Bay.code, Bay.name_zh, Bay.name_en), lazyload(Bay.capability_rows))).all()
+        load_only(Bay.code, Bay.name_zh, Bay.name_en))).all()
     form.bay_id.choices = choices([("", _("All"))] + [(str(b.id), f"{b.code} · {b.name(locale)}") for b in every_bay])
     if current_user.role is Role.FIRM:
         del form.firm_id
@@ -679,7 +679,7 @@ class SectionPage:
 def _list_page(form, filters: dict, checked: drilldown.Checked, status: int | None = None):
     # The rows show a bay's code and name and a firm's name: nothing else of them is loaded.
     base = bookings.bookings_query(current_user, **filters).options(
-        defaultload(Booking.bay).load_only(Bay.code, Bay.name_zh, Bay.name_en).lazyload(Bay.capability_rows),
+        defaultload(Booking.bay).load_only(Bay.code, Bay.name_zh, Bay.name_en),
         defaultload(Booking.firm).load_only(Firm.name))
     current = timeutil.now()
     is_upcoming = sa.and_(Booking.status == BookingStatus.APPROVED, Booking.ends_at > current)

@@ -16,7 +16,7 @@ from ...domain.errors import DomainError, NotFound, NotPermitted
 from ...domain.permissions import authorize, can
 from ...extensions import db
 from ...i18n import label
-from ...models import (Bay, Booking, BookingStatus, Firm, Robot, Role, Scenario, ScenarioStatus, Trial, TrialStatus,
+from ...models import (Booking, BookingStatus, Firm, Robot, Role, Scenario, ScenarioStatus, Trial, TrialStatus,
                        User)
 from ...storage import storage
 from ...exports import table_response
@@ -515,7 +515,7 @@ def queue():
     # join anew on every request: ~4 ms).
     query = trials.verification_queue_query().options(
         sa.orm.raiseload(Trial.measurements), sa.orm.raiseload(Trial.robot),
-        sa.orm.selectinload(Trial.booking).joinedload(Booking.bay).lazyload(Bay.capability_rows),
+        sa.orm.selectinload(Trial.booking),
         sa.orm.selectinload(Trial.scenario).raiseload(Scenario.tags))
     page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=QUEUE_PER_PAGE, error_out=False)
     return render_template("trials/queue.html", rows=page.items, page=page)
