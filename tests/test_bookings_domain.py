@@ -209,3 +209,17 @@ def test_free_slot_finder(ctx):
     # Tuesday: notice pushes the start to 09:00; 09:00-10:00 is too short, 12:00-20:00 is free.
     assert [(s.astimezone(SH).hour, e.astimezone(SH).hour) for _b, s, e in slots] == [(12, 20)]
     assert bay_rules.find_free_slots(capabilities=["hospital_ward"], min_hours=1, start=at(1, 0), end=at(3, 0)) == []
+
+
+@pytest.mark.parametrize("current, expected", [
+    (at(0, 9), at(9, 10)),          # original still ahead: one week after it
+    (at(9, 9, 59), at(9, 10)),       # the week-later slot has not begun yet
+    (at(9, 10), at(16, 10)),         # it begins now: the week after
+    (at(23, 8), at(23, 10)),         # three weeks on: the next such weekday and time after now
+    (at(23, 11), at(30, 10)),        # same weekday but past the start time
+])
+def test_rebook_slot_is_one_week_later_or_the_first_such_week_after_now(ctx, current, expected):
+    booking = Booking(starts_at=at(2, 10), ends_at=at(2, 12, 30))
+    start, end = bookings.rebook_slot(booking, current)
+    assert (start, end) == (expected, expected + timedelta(hours=2, minutes=30))
+    assert start.strftime("%H:%M") == "10:00" and start.weekday() == at(2, 10).weekday()

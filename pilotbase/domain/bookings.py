@@ -8,6 +8,7 @@ double booking impossible, and its refusal is mapped to the same ``SlotTaken``.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -366,6 +367,24 @@ def get_booking(actor: User, booking_id: int) -> Booking:
         raise NotFound(_l("Not found."))
     authorize(actor, "booking.view", booking)
     return booking
+
+
+def rebook_slot(booking: Booking, current: datetime | None = None) -> tuple[datetime, datetime]:
+    """The slot a "book again" proposes for ``booking``: the same weekday, time and length, one week
+    after the original or the first such week after ``current`` (now), whichever is later. Local
+    (base zone) times; the wall-clock time is kept across a change of UTC offset."""
+    start = local(booking.starts_at)
+    length = booking.ends_at - booking.starts_at
+    current = current or now()
+    week = timedelta(weeks=1)
+    weeks = 1
+    if start + week <= current:
+        weeks = math.ceil((current - start) / week)
+        if start + weeks * week <= current:
+            weeks += 1
+    # Aware arithmetic on a local datetime keeps the wall-clock time.
+    new_start = start + weeks * week
+    return new_start, new_start + length
 
 
 def bookings_query(actor: User, *, status: str = "", bay_id: int | None = None, firm_id: int | None = None,

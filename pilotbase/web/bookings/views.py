@@ -129,20 +129,11 @@ def rebook_url(booking: Booking) -> str:
 
 
 def _rebook_args(booking: Booking) -> dict:
-    """What a re-book link prefills: the same bay, purpose, robot, weekday and time, one week after
-    the original or the first such week after now, whichever is later (and the firm, for staff)."""
-    start = timeutil.local(booking.starts_at)
-    length = booking.ends_at - booking.starts_at
-    current = timeutil.now()
-    weeks = 1
-    if start + timedelta(weeks=1) <= current:
-        weeks = math.ceil((current - start) / timedelta(weeks=1))
-        if start + timedelta(weeks=weeks) <= current:
-            weeks += 1
-    # Aware arithmetic on a local datetime keeps the wall-clock time.
-    new_start = start + timedelta(weeks=weeks)
-    args = {"bay_id": booking.bay_id, "start": new_start.strftime(LOCAL_INPUT),
-            "end": (new_start + length).strftime(LOCAL_INPUT), "purpose": booking.purpose}
+    """What a re-book link prefills: the same bay, purpose and robot in ``bookings.rebook_slot``
+    (and the firm, for staff)."""
+    start, end = bookings.rebook_slot(booking)
+    args = {"bay_id": booking.bay_id, "start": start.strftime(LOCAL_INPUT), "end": end.strftime(LOCAL_INPUT),
+            "purpose": booking.purpose}
     if current_user.role is not Role.FIRM:
         args["firm_id"] = booking.firm_id
     if booking.robot_id:
