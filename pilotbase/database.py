@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache, wraps
 
 from sqlalchemy import event, select
 from sqlalchemy import inspect as sa_inspect
@@ -45,25 +44,6 @@ def lock_row(obj) -> None:
     key = sa_inspect(obj).mapper.primary_key[0]
     db.session.execute(select(key).where(key == sa_inspect(obj).identity[0]).with_for_update())
     db.session.refresh(obj)
-
-
-def built_once(build):
-    """Keep the statements ``build(*args)`` makes, per arguments (hashable) and the base's time
-    zone (statements bound to local midnights differ by zone).
-
-    SQLAlchemy statements are immutable and may be run any number of times. The dashboards'
-    statements (a case per month, unions, window counts) cost more Python to build than to run
-    over the rollups; only the statements are kept, and every view still runs them against the
-    data as it is."""
-    from .domain.timeutil import base_zone
-
-    cached = lru_cache(maxsize=64)(lambda zone, *args: build(*args))
-
-    @wraps(build)
-    def statements(*args):
-        return cached(str(base_zone()), *args)
-
-    return statements
 
 
 # Statements that leave the database as it was: a transaction that ran only these ends with COMMIT.

@@ -77,7 +77,7 @@ def test_reads_keep_the_prepared_statements_of_the_connection(app_factory, make_
 def test_built_statements_are_kept_per_arguments_and_time_zone(app_factory):
     """``built_once`` keeps statements, never results: same arguments and zone, same statement;
     another zone (local midnights move) builds anew."""
-    from pilotbase.database import built_once
+    from pilotbase.domain.timeutil import built_once
 
     builds = []
 

@@ -14,7 +14,6 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from ..database import built_once
 from ..extensions import db
 from ..models import (Bay, BayMonthStat, Booking, BookingStatus, CollaborationMode, Firm, FirmMonthStat, Incident,
                       IncidentKind, IncidentMonthStat, IncidentStatus, RobotType, Scenario, ScenarioStatus,
@@ -22,8 +21,8 @@ from ..models import (Bay, BayMonthStat, Booking, BookingStatus, CollaborationMo
 from . import targets
 from .errors import ValidationFailed
 from .targets import base_open_minutes, open_minutes, weekly_minutes
-from .timeutil import (at_local, local_month_index, local, month_end, month_start, months_between, next_month, now,
-                       week_start)
+from .timeutil import (at_local, built_once, local_month_index, local, month_end, month_start, months_between,
+                       next_month, now, week_start)
 
 USED = (BookingStatus.APPROVED.value, BookingStatus.COMPLETED.value)
 MAX_MONTHS = 120

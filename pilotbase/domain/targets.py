@@ -29,14 +29,13 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from ..database import built_once
 from ..extensions import db
 from ..models import (Bay, BayMonthStat, BookingStatus, FirmMonthStat, Metric, Scenario, ScenarioStatus, Sector,
                       Target, TrialMonthStat, TrialStatus, User)
 from . import audit
 from .errors import NotFound, ValidationFailed
 from .permissions import authorize
-from .timeutil import base_zone, local, local_month_index, month_end, month_start, months_between, now
+from .timeutil import base_zone, built_once, local, local_month_index, month_end, month_start, months_between, now
 
 TARGET_FIELDS = ("key", "title_zh", "title_en", "metric", "sector", "target_value", "baseline", "start_date",
                  "deadline", "active", "position")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache, wraps
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -96,3 +97,20 @@ def months_between(first: date, last: date) -> list[date]:
         out.append(month)
         month = next_month(month)
     return out
+
+
+def built_once(build):
+    """Keep the statements ``build(*args)`` makes, per arguments (hashable) and the base's time
+    zone (statements bound to local midnights differ by zone).
+
+    SQLAlchemy statements are immutable and may be run any number of times. The dashboards'
+    statements (a case per month, unions, window counts) cost more Python to build than to run
+    over the rollups; only the statements are kept, and every view still runs them against the
+    data as it is."""
+    cached = lru_cache(maxsize=64)(lambda zone, *args: build(*args))
+
+    @wraps(build)
+    def statements(*args):
+        return cached(str(base_zone()), *args)
+
+    return statements
