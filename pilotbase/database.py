@@ -1,7 +1,7 @@
-"""Engine set-up that keeps SQLite honest: WAL, busy timeout, foreign keys, BEGIN IMMEDIATE."""
+"""Engine set-up that keeps SQLite honest (WAL, busy timeout, foreign keys, BEGIN IMMEDIATE), row locks,
+and read-only requests that end with COMMIT."""
 
 from __future__ import annotations
-
 
 from sqlalchemy import event, select
 from sqlalchemy import inspect as sa_inspect
