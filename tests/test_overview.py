@@ -101,6 +101,30 @@ def world(app, users):
 
 # --- operators ---------------------------------------------------------------------------------
 
+def test_home_waiting_counts_link_to_what_each_role_may_open(app, world, signed_in):
+    """Staff go from each count to the queue where they decide; an official (read-only) to the same
+    items in the list, never to a queue that would answer 403."""
+    expected = {
+        "operator": {"/bookings/queue", "/scenarios/review", "/firms?status=pending", "/trials/queue",
+                     "/incidents?status=open"},
+        "official": {"/bookings?status=pending", "/scenarios?status=submitted", "/firms?status=pending",
+                     "/trials?status=recorded", "/incidents?status=open"},
+    }
+    for role, links in expected.items():
+        client = signed_in(role)
+        html = client.get("/").get_data(as_text=True)
+        waiting = html[html.index('<ul class="counts">'):]
+        waiting = unescape(waiting[:waiting.index("</ul>")])
+        assert set(re.findall(r'<a href="([^"]+)">', waiting)) == links, role
+        for link in links:
+            assert client.get(link).status_code == 200, (role, link)
+    official = signed_in("official")
+    assert f'href="/bookings/{world["pending"]}"' in official.get("/bookings?status=pending").get_data(as_text=True)
+    assert "Waiting scenario" in words(official.get("/scenarios?status=submitted"))
+    assert f'href="/trials/{world["t_recorded"]}"' in official.get("/trials?status=recorded").get_data(as_text=True)
+
+
+
 def test_operations_shows_today_per_bay_with_firm_time_status_and_links(app, world, signed_in):
     page = signed_in("operator").get("/dashboard/operations")
     assert page.status_code == 200
