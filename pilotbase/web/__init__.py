@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Callable
 from urllib.parse import urlsplit
 
 from flask import flash, request, url_for
@@ -34,6 +35,17 @@ def safe_next(default_endpoint: str = "main.home", **values) -> str:
     if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
         return target
     return url_for(default_endpoint, **values)
+
+
+_MARK = 1_000_000_007  # stands for a row's id while its route is built
+
+
+def id_route(endpoint: str, key: str, **values) -> Callable[[int], str]:
+    """``url_for(endpoint, **{key: id}, **values)`` for any id, the route built once: the URL is made
+    with a marker id and split around it. For tables that link every row (a ``url_for`` per row
+    was a large part of their time)."""
+    head, _mark, tail = url_for(endpoint, **{key: _MARK}, **values).rpartition(str(_MARK))
+    return lambda id_: f"{head}{id_}{tail}"
 
 
 def choices(pairs) -> list[SelectChoice]:

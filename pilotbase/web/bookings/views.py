@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import cached_property, partial
+from typing import Callable
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -32,7 +33,7 @@ from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, Booking
                        Scenario, ScenarioStatus, User)
 from ...exports import table_response
 from ...models.base import MAX_ID, utc_instant
-from .. import choices, safe_next
+from .. import choices, id_route, safe_next
 from ..overview import drilldown
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
 
@@ -493,11 +494,10 @@ class RowText:
     booking with the route built once per endpoint, and the status words translated once (times
     are ``i18n.time_span``). The list shows up to 75 rows: these calls per row were most of its time."""
 
-    _MARK = 1_000_000_007  # stands for the booking id while a route is built
     _QUERY_SAFE = "!$'()*,/:;?@"  # what Werkzeug leaves as is in a query string
 
     def __init__(self):
-        self._routes: dict[str, tuple[str, str]] = {}
+        self._routes: dict[str, Callable[[int], str]] = {}
         self._new_path: str | None = None
 
     @cached_property
@@ -508,10 +508,8 @@ class RowText:
     def url(self, endpoint: str, booking_id: int) -> str:
         """``url_for(endpoint, booking_id=booking_id)``."""
         if endpoint not in self._routes:
-            head, _mark, tail = url_for(endpoint, booking_id=self._MARK).rpartition(str(self._MARK))
-            self._routes[endpoint] = (head, tail)
-        head, tail = self._routes[endpoint]
-        return f"{head}{booking_id}{tail}"
+            self._routes[endpoint] = id_route(endpoint, "booking_id")
+        return self._routes[endpoint](booking_id)
 
     def rebook_url(self, booking: Booking) -> str:
         """``rebook_url(booking)``."""
