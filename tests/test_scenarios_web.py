@@ -470,3 +470,31 @@ def test_trial_results_count_verified_trials_and_show_details_by_viewer(app, cli
         assert "Latest verified trials" in text and "Own Robotics" in text and "Partial success" in text
         assert f'href="/trials/{w["own_trial"]}"' in html
         assert f'href="/trials/{w["other_trial"]}"' not in html  # not verified: it does not count yet
+
+
+def test_review_queue_rows_escape_what_firms_typed_and_post_each_decision(app, users, signed_in):
+    """The queue's rows are written in Python (``review_table_body``): what a firm typed is text,
+    never markup, and each row's three decisions post to their own routes with the CSRF token and
+    the way back."""
+    with app.app_context():
+        db.session.get(User, users["firm"].id).firm.name = 'Evil <b>Robotics</b> & "Co"'
+        db.session.commit()
+    sid = create_scenario(app, users["firm"], users["operator"], state="submitted",
+                          title_en='<script>alert("x")</script> & co', proposer="<i>Proposer</i>")
+    operator = signed_in("operator")
+    html = operator.get("/scenarios/review").get_data(as_text=True)
+    row = html[html.index(f'<tr id="scenario-{sid}">'):]
+    row = row[:row.index("</tr>")]
+    assert "<script>" not in row and "<i>" not in row and "<b>" not in row
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in row
+    assert "&lt;i&gt;Proposer&lt;/i&gt;" in row and "Evil &lt;b&gt;Robotics&lt;/b&gt; &amp; &quot;Co&quot;" in row
+    assert '<span class="muted">None</span>' in row  # no look-alike
+    actions = re.findall(r'<form method="post" action="([^"]+)">', row)
+    assert actions == [f"/scenarios/{sid}/open", f"/scenarios/{sid}/request-changes", f"/scenarios/{sid}/reject"]
+    assert row.count('name="csrf_token"') == 3 and row.count('name="next" value="/scenarios/review"') == 3
+    code = re.search(r'<small class="code">([^<]+)</small>', row).group(1)
+    assert f'aria-label="Reason for rejecting {code}"' in row
+    token = re.search(r'name="csrf_token" value="([^"]+)"', row).group(1)
+    response = operator.post(f"/scenarios/{sid}/request-changes",
+                             data={"csrf_token": token, "next": "/scenarios/review", "comment": "Add the speed limits."})
+    assert response.status_code == 303 and status_of(app, sid) is ScenarioStatus.CHANGES_REQUESTED
