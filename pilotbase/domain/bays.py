@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from itertools import islice
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import HOLDING, Bay, BayCapability, Blackout, Booking, BookingStatus, Capability, CollaborationMode, User
+from ..models.base import utc_instant
 from . import audit
 from .errors import NotFound, ValidationFailed
 from .permissions import authorize
@@ -311,6 +313,7 @@ def availability(bay: Bay, start: datetime, end: datetime,
 # Every booking passes ``check_rules``, which caps its length at the bay's maximum duration, and no bay's
 # maximum may exceed seven days (``_bay_data``): a booking overlapping an instant starts less than this before it.
 LONGEST_BOOKING = timedelta(days=7)
+_HOLDING_KEYS = frozenset(status.value for status in HOLDING)
 
 
 def find_free_slots(*, capabilities: list[str], min_hours: float, start: datetime, end: datetime,
@@ -360,7 +363,11 @@ class _Holds:
     in start order and only as far as the search asks (``next_hold``)."""
 
     def __init__(self, bay_ids: list[int], start: datetime, end: datetime):
-        columns = (Booking.bay_id, Booking.starts_at, Booking.ends_at, Booking.status)
+        # The times as the driver reads them (naive UTC from SQLite, aware from PostgreSQL), made aware
+        # once per distinct value (they repeat on the bays' grid) as the search reads them; the
+        # status as its stored key. The model's column types cost more than the search itself.
+        raw = partial(sa.type_coerce, type_=sa.DateTime())
+        columns = (Booking.bay_id, raw(Booking.starts_at), raw(Booking.ends_at), sa.type_coerce(Booking.status, sa.String()))
         # Holds begun by ``start`` (a short range of ix_bookings_bay_time), then those beginning later
         # in time order, walking ix_bookings_starts_at so the database need not sort the whole window
         # first: ``bay_id + 0`` keeps the planners off the bay index there. The status is checked in
@@ -372,6 +379,7 @@ class _Holds:
         query = sa.union_all(begun, later)
         self._result = db.session.connection().execute(query.order_by(query.selected_columns.starts_at))
         self._rows = iter(self._result)
+        self._instants: dict[datetime, datetime] = {}
         self._read_to = start - LONGEST_BOOKING  # every hold starting before this has been read
         self._done = False
         self._held: dict[int, list[tuple[datetime, datetime]]] = {bay_id: [] for bay_id in bay_ids}
@@ -393,9 +401,12 @@ class _Holds:
             if row is None:
                 self._done = True
             else:
-                self._read_to = row.starts_at
-                if row.status in HOLDING:
-                    self._held[row.bay_id].append((row.starts_at, row.ends_at))
+                bay, starts, ends, status = row
+                starts = self._instants.get(starts) or self._instants.setdefault(starts, utc_instant(starts))
+                self._read_to = starts
+                if status in _HOLDING_KEYS:
+                    ends = self._instants.get(ends) or self._instants.setdefault(ends, utc_instant(ends))
+                    self._held[bay].append((starts, ends))
 
     def close(self) -> None:
         self._result.close()
