@@ -428,6 +428,7 @@ class Endpoint:
     status: int = 200
     shows: str = ""    # what the page shows, for the table
     per_rows: bool = False  # an export of every row of a period: judged per 1,000 rows shown
+    writes: bool = False    # changes the data: measured after the pages, not in their rounds
 
 
 def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
@@ -477,10 +478,11 @@ def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
                        {"bay_id": bay_id, "start": start, "end": end, "purpose": f"Benchmark booking {i}"})
 
     created: list[int] = []
-    eps.append(Endpoint("POST /api/v1/bookings", "api:firm", create, status=201, shows="a fresh free slot"))
+    eps.append(Endpoint("POST /api/v1/bookings", "api:firm", create, status=201, shows="a fresh free slot",
+                        writes=True))
     eps.append(Endpoint("POST /api/v1/bookings/{id}/approve", "api:operator",
                         lambda i: Request("POST", f"/api/v1/bookings/{created[i]}/approve"),
-                        shows="one of the bookings just made"))
+                        shows="one of the bookings just made", writes=True))
     return eps, created
 
 
@@ -544,38 +546,53 @@ def measure(url: str, scale: float, requests: int, warmups: int, only: str = "")
         return statistics.median(times) * 1000
 
     eps, created = endpoints(app, fx, n_total)
-    results = []
-    for ep in eps:
-        if only and only.lower() not in ep.name.lower():
-            continue
+    eps = [ep for ep in eps if not only or only.lower() in ep.name.lower()]
+    runs = {ep.name: {"times": [], "counts": [], "sizes": [], "mimetype": "", "body": b""} for ep in eps}
+
+    def run(ep: Endpoint, i: int) -> None:
         if ep.role.startswith("api:"):
             client = clients["anonymous"]
             headers = {"Authorization": f"Bearer {fx.tokens[ep.role[4:]]}"}
         else:
             client, headers = clients[ep.role], {}
-        times, counts, sizes, statuses = [], [], [], set()
-        mimetype = ""
-        for i in range(n_total):
-            req = ep.make(i)
-            before = queries[0]
-            t0 = time.perf_counter()
-            response = client.open(req.path, method=req.method, headers=headers, json=req.json)
-            body = response.get_data()
-            elapsed = time.perf_counter() - t0
-            if response.status_code != ep.status:
-                raise SystemExit(f"bench: {ep.name} ({req.method} {req.path}) answered {response.status_code}, "
-                                 f"not {ep.status}: {body[:300]!r}")
-            if ep.name == "POST /api/v1/bookings":
-                created.append(response.get_json()["id"])
-            if i >= warmups:
-                times.append(elapsed)
-                counts.append(queries[0] - before)
-                sizes.append(len(body))
-            mimetype = response.mimetype
-            statuses.add(response.status_code)
-        size = round(statistics.mean(sizes))
+        req = ep.make(i)
+        before = queries[0]
+        t0 = time.perf_counter()
+        response = client.open(req.path, method=req.method, headers=headers, json=req.json)
+        body = response.get_data()
+        elapsed = time.perf_counter() - t0
+        if response.status_code != ep.status:
+            raise SystemExit(f"bench: {ep.name} ({req.method} {req.path}) answered {response.status_code}, "
+                             f"not {ep.status}: {body[:300]!r}")
+        if ep.name == "POST /api/v1/bookings":
+            created.append(response.get_json()["id"])
+        r = runs[ep.name]
+        if i >= warmups:
+            r["times"].append(elapsed)
+            r["counts"].append(queries[0] - before)
+            r["sizes"].append(len(body))
+        r["mimetype"], r["body"] = response.mimetype, body
+
+    # The pages are measured in rounds, one request to each per round, so that a stretch of slow
+    # requests from the machine (they come in bursts of a dozen or so on a shared 2-core VM) lands
+    # on every page a little rather than on whichever page was being measured then. The writes
+    # change what the pages show, so they run after the rounds, each endpoint in turn.
+    for i in range(n_total):
+        for ep in eps:
+            if not ep.writes:
+                run(ep, i)
+    for ep in eps:
+        if ep.writes:
+            for i in range(n_total):
+                run(ep, i)
+
+    results = []
+    for ep in eps:
+        r = runs[ep.name]
+        times, counts, body = r["times"], r["counts"], r["body"]
+        size = round(statistics.mean(r["sizes"]))
         shown = body.count(b"\n") - 1 if ep.per_rows else None  # CSV lines after the header
-        base = bare_p50(size, mimetype)
+        base = bare_p50(size, r["mimetype"])
         p50, p95 = percentile(times, 0.5) * 1000, percentile(times, 0.95) * 1000
         results.append({
             "name": ep.name, "role": ep.role, "method": ep.make(0).method if ep.status != 201 else "POST",
