@@ -367,7 +367,8 @@ class _Holds:
         # once per distinct value (they repeat on the bays' grid) as the search reads them; the
         # status as its stored key. The model's column types cost more than the search itself.
         raw = partial(sa.type_coerce, type_=sa.DateTime())
-        columns = (Booking.bay_id, raw(Booking.starts_at), raw(Booking.ends_at), sa.type_coerce(Booking.status, sa.String()))
+        columns = (Booking.bay_id, raw(Booking.starts_at), raw(Booking.ends_at),
+                   sa.type_coerce(Booking.status, sa.String()))
         # Holds begun by ``start`` (a short range of ix_bookings_bay_time), then those beginning later
         # in time order, walking ix_bookings_starts_at so the database need not sort the whole window
         # first: ``bay_id + 0`` keeps the planners off the bay index there. The status is checked in
