@@ -20,6 +20,7 @@ from ..models import (Bay, Capability, CollaborationMode, InteractionLevel, Risk
                       Role, Scenario, ScenarioComment, ScenarioDuplicateHint, ScenarioStatus, ScenarioTag, Sector,
                       TagKind, User)
 from . import audit, rollups
+from .bays import bays_query
 from .accounts import normalise_email
 from ..i18n import label
 from .errors import InvalidTransition, NotFound, ValidationFailed
@@ -291,8 +292,6 @@ def review_queue() -> list[Scenario]:
 
 def hosting_bays(scenario: Scenario) -> list[Bay]:
     """Active bays whose capabilities cover everything the scenario requires."""
-    from .bays import bays_query
-
     return list(db.session.scalars(bays_query(scenario.required_capabilities, active_only=True)))
 
 
