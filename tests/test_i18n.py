@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -95,3 +97,22 @@ def test_time_span_writes_what_babel_writes(app):
                     assert time_span(s, same_day).endswith(f">{format_datetime(same_day, 'HH:mm')}</time></span>")
                     assert time_span(s, next_day).endswith(
                         f">{format_datetime(next_day, 'yyyy-MM-dd HH:mm')}</time></span>")
+
+
+def test_the_catalogue_holds_what_the_code_asks_for(tmp_path):
+    """Extracting the messages afresh (``make extract-messages``) gives the committed catalogue's
+    messages: a string translated through a variable (``_(word)``) is invisible to the extractor
+    and would lose its translation at the next extraction."""
+    root = Path(pilotbase.__file__).parent.parent
+    pot = tmp_path / "messages.pot"
+    subprocess.run([str(Path(sys.executable).parent / "pybabel"), "extract", "-F", str(root / "babel.cfg"),
+                    "-k", "_l", "-k", "lazy_gettext", "-o", str(pot), "."],
+                   check=True, capture_output=True, cwd=root)
+
+    def ids(path: Path) -> set:
+        with path.open("rb") as handle:
+            return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(handle) if m.id}
+
+    fresh, committed = ids(pot), ids(PO.parent.parent.parent / "messages.pot")
+    assert fresh - committed == set(), "run make extract-messages and translate"
+    assert committed - fresh == set(), "no longer extracted from the code"

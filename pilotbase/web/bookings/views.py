@@ -535,8 +535,8 @@ def list_table_body(rows: list[ListRow], show_firm: bool, next_url: str) -> Mark
     Written in Python: as a Jinja loop each of up to 75 rows cost about twenty interpolations and
     five calls, a third of the page's time. Every value goes through ``html.escape`` (the time
     span is ``i18n.time_span``'s Markup); the words are translated once per table."""
-    rebook, cancel, reason, cancel_booking = (escape(_(w)) for w in (
-        "Re-book", "Cancel…", "Reason (optional)", "Cancel booking"))
+    rebook, cancel, reason, cancel_booking = (escape(w) for w in (  # literal calls: pybabel extracts them
+        _("Re-book"), _("Cancel…"), _("Reason (optional)"), _("Cancel booking")))
     token, next_url, locale = escape(generate_csrf()), escape(next_url), _locale()
     truncate = partial(do_truncate, current_app.jinja_env, length=80)
     out = []
