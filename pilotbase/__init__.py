@@ -60,7 +60,7 @@ def _freeze_startup_heap() -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from . import database, i18n
+    from . import database, i18n, markup
     from .domain import accounts, audit
     from .domain.permissions import can
     from .extensions import babel, csrf, db, limiter, login_manager, migrate, talisman
@@ -105,7 +105,8 @@ def _init_extensions(app: Flask) -> None:
 
     # Globals (not a context processor) so imported macros see them too.
     app.jinja_env.globals.update(can=can, label=i18n.label, label_key=i18n.label_key,
-                                  language_names=i18n.LANGUAGE_NAMES, time_span=i18n.time_span)
+                                  language_names=i18n.LANGUAGE_NAMES, time_span=i18n.time_span,
+                                  button_form_html=markup.button_form, reason_form_html=markup.reason_form)
     from . import models
 
     app.jinja_env.globals.update({name: getattr(models, name) for name in (

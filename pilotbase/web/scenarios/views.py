@@ -20,7 +20,7 @@ from ...domain.permissions import authorize, can
 from ...domain.timeutil import at_local, local, now
 from ...extensions import db
 from ...i18n import label
-from ...markup import escape, joined
+from ...markup import button_form, escape, joined, reason_form
 from ...models import (Booking, Capability, CollaborationMode, InteractionLevel, RiskLevel, Role, RobotType, Scenario,
                       ScenarioStatus, Sector, Trial, User)
 from .. import apply_domain_error, id_route, safe_next
@@ -402,27 +402,27 @@ def review_table_body(rows: list[tuple[Scenario, str, int]], back: str) -> Marku
     detail = id_route("scenarios.detail", "scenario_id")
     open_, request_changes, reject = (id_route("scenarios.transition", "scenario_id", action=a)
                                       for a in ("open", "request-changes", "reject"))
-    token, back = escape(generate_csrf()), escape(back)
-    hidden = f'<input type="hidden" name="csrf_token" value="{token}"><input type="hidden" name="next" value="{back}">'
-    words = {w: escape(_(w)) for w in ("Open", "Request changes", "Changes needed (required)", "Reject",
-                                        "Reason (required)", "None")}
-
-    def reason_form(action: str, label_: str, aria: str, placeholder: str, cls: str) -> str:
-        return (f'\n  <form method="post" action="{escape(action)}">\n    {hidden}\n    <fieldset role="group">\n'
-                f'      <input name="comment" maxlength="4000" required aria-label="{escape(aria)}" '
-                f'placeholder="{placeholder}">\n      <button type="submit" class="{cls}">{label_}</button>\n'
-                f'    </fieldset>\n  </form>\n')
-
+    token = generate_csrf()
+    words = {"Open": _("Open"), "Request changes": _("Request changes"),
+             "Changes needed (required)": _("Changes needed (required)"), "Reject": _("Reject"),
+             "Reason (required)": _("Reason (required)")}  # literal calls: pybabel extracts them
+    none = f'<span class="muted">{escape(_("None"))}</span>'
     out = []
     for s, age, look_alikes in rows:
         code, url = escape(s.code), escape(detail(s.id))
         firm = (f'<br><small class="muted">{escape(s.firm.name)}</small>'
                 if s.firm and s.firm.name != s.proposer else "")
+        similar = none
         if look_alikes:
             similar = escape(ngettext("%(num)d look-alike", "%(num)d look-alikes", look_alikes))
             similar = f'<a href="{url}#duplicates" class="dup-count">{similar}</a>'
-        else:
-            similar = f'<span class="muted">{words["None"]}</span>'
+        decide = (button_form(open_(s.id), words["Open"], token=token, next=back, hidden_label=s.code)
+                  + reason_form(request_changes(s.id), words["Request changes"], "comment",
+                                _("What should the proposer of %(code)s change?", code=s.code),
+                                words["Changes needed (required)"], token=token, next=back, maxlength=4000)
+                  + reason_form(reject(s.id), words["Reject"], "comment",
+                                _("Reason for rejecting %(code)s", code=s.code), words["Reason (required)"],
+                                token=token, next=back, maxlength=4000, cls="contrast small"))
         out.append(
             f'\n    <tr id="scenario-{s.id}">\n'
             f'      <td><small class="code">{code}</small><br><a href="{url}"><span lang="'
@@ -430,16 +430,8 @@ def review_table_body(rows: list[tuple[Scenario, str, int]], back: str) -> Marku
             f'      <td>{escape(s.proposer)}{firm}</td>\n'
             f'      <td>{escape(str(label(s.sector)))}<br><span class="badge risk risk-{escape(s.risk_level.value)}">'
             f'{escape(str(label(s.risk_level)))}</span></td>\n'
-            f'      <td>{escape(age)}</td>\n      <td>{similar}</td>\n      <td class="decide">\n'
-            f'  <form method="post" action="{escape(open_(s.id))}">\n    {hidden}\n'
-            f'    <button type="submit" class="small">{words["Open"]}<span class="visually-hidden"> {code}</span>'
-            f'</button>\n  </form>\n'
-            + reason_form(request_changes(s.id), words["Request changes"],
-                          _("What should the proposer of %(code)s change?", code=s.code),
-                          words["Changes needed (required)"], "secondary small")
-            + reason_form(reject(s.id), words["Reject"], _("Reason for rejecting %(code)s", code=s.code),
-                          words["Reason (required)"], "contrast small")
-            + '      </td>\n    </tr>')
+            f'      <td>{escape(age)}</td>\n      <td>{similar}</td>\n      <td class="decide">{decide}'
+            '      </td>\n    </tr>')
     return joined(out)
 
 
