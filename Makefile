@@ -1,5 +1,9 @@
 # PilotBase: `make run` serves the app with demo data, `make test` runs the whole suite.
-PY ?= python3
+# The interpreter behind .venv: Debian's CPython when the machine has it (built with profile-guided
+# and link-time optimisation, the interpreter linked statically); pyenv's build here has neither
+# (--enable-shared, no --enable-optimizations) and serves the same pages about 20 % slower
+# (bench/README.md). `make PY=python3 …` chooses another.
+PY ?= $(firstword $(wildcard /usr/bin/python3.11) python3)
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK_DEV := PILOTBASE_ENV=development $(BIN)/flask --app pilotbase
