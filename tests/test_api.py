@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -70,6 +71,33 @@ def test_a_user_cannot_revoke_someone_elses_token(client, app, users, login):
     assert client.post(f"/profile/tokens/{token_id}/revoke").status_code == 404
     with app.app_context():
         assert db.session.get(ApiToken, token_id).revoked_at is None
+
+
+def test_reading_the_api_records_when_the_token_was_last_used(client, app, users, login, monkeypatch):
+    """A token used only to read shows when it was last used on its owner's profile; the stamp is
+    written at most once a minute, and stays even when the request it came with fails."""
+    secret = _token(app, users["firm"])
+    login(client, users["firm"])
+
+    def times_in_token_row() -> int:  # created, and last used once it was
+        page = client.get("/profile").text
+        row = page[page.index("<td>tests</td>"):]
+        return row[:row.index("</tr>")].count("<time ")
+
+    assert times_in_token_row() == 1
+    assert client.get("/api/v1/me", headers=_auth(secret)).status_code == 200
+    assert times_in_token_row() == 2
+    with app.app_context():
+        first = db.session.scalar(sa.select(ApiToken.last_used_at))
+    assert first is not None
+    assert client.get("/api/v1/bookings?per_page=0", headers=_auth(secret)).status_code == 422
+    with app.app_context():
+        assert db.session.scalar(sa.select(ApiToken.last_used_at)) == first  # within the minute: unchanged
+        db.session.execute(sa.update(ApiToken).values(last_used_at=first - timedelta(hours=2)))
+        db.session.commit()
+    assert client.get("/api/v1/bookings?per_page=0", headers=_auth(secret)).status_code == 422
+    with app.app_context():
+        assert db.session.scalar(sa.select(ApiToken.last_used_at)) >= first
 
 
 def test_browser_session_does_not_authenticate_the_api(client, users, login):

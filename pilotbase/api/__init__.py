@@ -52,6 +52,12 @@ def _authenticate():
     scheme, _, secret = header.partition(" ")
     if scheme.lower() == "bearer" and secret.strip():
         g.api_user = accounts.resolve_token(secret.strip())
+        if db.session.dirty:
+            # The token's "last used" stamp (at most once a minute) is a transaction of its own: the
+            # token was used whatever the request then does, and a request that only reads commits
+            # nothing else. Left to the request, it was rolled back with every read, and on
+            # PostgreSQL that rollback also dropped the connection's prepared statements.
+            db.session.commit()
     if g.api_user is None and (header or not (op is not None and op.public)):
         if view is None:
             return None  # unknown path: let routing answer 404/405
