@@ -18,8 +18,8 @@ from flask_babel import force_locale, gettext
 
 from pilotbase.domain import trials
 from pilotbase.extensions import db
-from pilotbase.models import (AuditEvent, Booking, EvidenceFile, Incident, IncidentKind, Measurement, Robot, Trial,
-                              TrialStatus, User)
+from pilotbase.models import (AuditEvent, Bay, Booking, EvidenceFile, Firm, Incident, IncidentKind, Measurement,
+                              Robot, Scenario, Trial, TrialStatus, User)
 
 from .conftest import count, next_local
 from .test_scenarios_web import create_scenario
@@ -486,6 +486,54 @@ def test_queue_lists_recorded_trials_oldest_first_with_inline_decisions(app, cli
         f"/trials/{first}"
     html = client.get("/trials/queue").get_data(as_text=True)
     assert [int(n) for n in re.findall(r'<tr id="trial-(\d+)"', html)] == [third]
+
+
+def test_queue_rows_show_incidents_evidence_and_returns_with_names_as_text(app, client, users, login, world):
+    """The queue's rows are written in Python (web/trials/views.queue_table_body): what they show,
+    with markup in the firm, bay and scenario names shown as text, in both languages."""
+    login(client, users["firm"])
+    local_time = local_input(world["start"] + timedelta(minutes=20))
+    response = client.post(f"/trials/new?booking_id={world['booking'].id}",
+                           data=log_form(world, **NEAR_MISS, **{"incidents-0-occurred_at": local_time}))
+    with_incident = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert upload(client, with_incident, (PDF, "report.pdf"), (png_bytes(), "run.png")).status_code == 303
+    returned = make_trial(app, users["firm"], world, runs=3, successful_runs=3)
+    client.post("/logout")
+    with app.app_context():
+        trials.return_trial(db.session.get(User, users["operator"].id), db.session.get(Trial, returned),
+                            "Add the video.")
+        trials.update_trial(db.session.get(User, users["firm"].id), db.session.get(Trial, returned), {})
+        db.session.get(Firm, users["own_firm"].id).name = "<b>Own</b> & Co"
+        db.session.get(Bay, world["bay"].id).code = "TR<1>"
+        db.session.get(Scenario, world["scenario"]).title_en = "Hand-over <script>x()</script>"
+        db.session.commit()
+
+    login(client, users["operator"])
+    html = client.get("/trials/queue").get_data(as_text=True)
+    assert "<script>x()" not in html and "<b>Own" not in html and "TR<1>" not in html
+    row = html[html.index(f'id="trial-{with_incident}"'):]
+    row = row[:row.index("</tr>")]
+    assert f'<a href="/trials/{with_incident}">Trial {with_incident}</a> · &lt;b&gt;Own&lt;/b&gt; &amp; Co' in row
+    assert "Hand-over &lt;script&gt;x()&lt;/script&gt;" in row and "<strong>TR&lt;1&gt;</strong>" in row
+    assert "8 of 10" in row and "80%" in row and "2 evidence files" in row and "corrected" not in row
+    assert '<span class="warn nowrap">1 incident</span>' in row and "<li>Near miss · 1 · minor</li>" in row
+    assert f'action="/trials/{with_incident}/verify"' in row and f'action="/trials/{with_incident}/return"' in row
+    other = html[html.index(f'id="trial-{returned}"'):]
+    other = other[:other.index("</tr>")]
+    assert "corrected after a return" in other and '<span class="ok">None</span>' in other
+    assert "0 evidence files" in other and "3 of 3" in other
+
+    with app.app_context():
+        from pilotbase.models import Language
+        db.session.get(User, users["operator"].id).language = Language.ZH
+        db.session.commit()
+    zh = client.get("/trials/queue").get_data(as_text=True)
+    zh_row = zh[zh.index(f'id="trial-{with_incident}"'):]
+    assert "<li>未遂事件 · 1 · 轻微</li>" in zh_row[:zh_row.index("</tr>")] and "Near miss" not in zh
+    # a decision posted from the row comes back to the queue
+    response = client.post(f"/trials/{with_incident}/verify", data={"next": "/trials/queue"})
+    assert response.headers["Location"] == "/trials/queue"
+    assert status_of(app, with_incident) is TrialStatus.VERIFIED
 
 
 def test_the_list_filters_and_firms_see_their_own(app, client, users, login, world, make_bay, make_booking):
