@@ -286,7 +286,7 @@ class Fixture:
     emails: dict[str, str]
     tokens: dict[str, str]
     firm_id: int
-    bay_id: int                # the busiest active bay (week calendar)
+    bay_id: int                # a typical active bay (week calendar, one-bay export)
     scenario_id: int           # the opened scenario with the most trials
     sector: str                # the sector with the most opened scenarios
     word: str                  # a search word that matches opened scenarios
@@ -322,9 +322,13 @@ def prepare_fixture(app, slots_wanted: int) -> Fixture:
             tokens[role.value] = accounts.create_token(user, "bench")[1]
         db.session.commit()
 
-        busiest_bay = db.session.execute(
+        # A typical bay: the active bay with the median number of bookings. Not the busiest: the
+        # busiest of 40 bays (scale 1.0) holds 40 % more bookings than the busiest of 4 (0.1), so
+        # its pages show more at 1.0 and their growth would not measure what the goal asks.
+        by_load = db.session.scalars(
             sa.select(Booking.bay_id).join(Bay, Bay.id == Booking.bay_id).where(Bay.active.is_(True))
-            .group_by(Booking.bay_id).order_by(sa.func.count().desc(), Booking.bay_id).limit(1)).scalar_one()
+            .group_by(Booking.bay_id).order_by(sa.func.count(), Booking.bay_id)).all()
+        typical_bay = by_load[len(by_load) // 2]
         scenario_id = db.session.execute(
             sa.select(Scenario.id).outerjoin(Trial, Trial.scenario_id == Scenario.id)
             .where(Scenario.status == ScenarioStatus.OPENED).group_by(Scenario.id)
@@ -342,7 +346,7 @@ def prepare_fixture(app, slots_wanted: int) -> Fixture:
         today = timeutil.local(timeutil.now()).date()
         last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
         slots = free_slots(slots_wanted)
-        return Fixture(emails=emails, tokens=tokens, firm_id=firm.id, bay_id=busiest_bay, scenario_id=scenario_id,
+        return Fixture(emails=emails, tokens=tokens, firm_id=firm.id, bay_id=typical_bay, scenario_id=scenario_id,
                        sector=sector.value, word=word, capability=capability, month=f"{last_month:%Y-%m}",
                        slots=slots)
 
@@ -446,7 +450,7 @@ def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
                  shows=f"20 opened scenarios matching “{fx.word}”"),
         Endpoint("scenario detail", "operator", get(f"/scenarios/{fx.scenario_id}"),
                  shows="the scenario with the most trials"),
-        Endpoint("bay week calendar", "firm", get(f"/bays/{fx.bay_id}"), shows="this week of the busiest bay"),
+        Endpoint("bay week calendar", "firm", get(f"/bays/{fx.bay_id}"), shows="this week of a typical bay"),
         Endpoint("free-slot finder", "firm",
                  get(f"/bookings/find?capabilities={fx.capability}&hours=2&from={today}"
                      f"&to={today + timedelta(days=7)}&limit=10"), shows="10 slots of 2 h in the next 7 days"),
@@ -463,7 +467,7 @@ def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
         eps.append(Endpoint("GET /api/v1/targets", "api:official", get("/api/v1/targets")))
     eps.append(Endpoint("CSV export of a month, one bay", "operator",
                         get(f"/bookings/export.csv?from={fx.month}&to={fx.month}&bay_id={fx.bay_id}"),
-                        shows=f"every booking of {fx.month} in the busiest bay"))
+                        shows=f"every booking of {fx.month} in a typical bay"))
     eps.append(Endpoint("CSV export of a month, whole base", "operator",
                         get(f"/bookings/export.csv?from={fx.month}&to={fx.month}"),
                         shows=f"every booking of {fx.month}", per_rows=True))
