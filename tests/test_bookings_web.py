@@ -550,6 +550,31 @@ def test_csv_export_has_exactly_the_filtered_rows(app, bay, make_bay, users, sig
     assert signed_in("firm").get("/bookings/export.csv?from=someday").status_code == 422
 
 
+def test_csv_export_checks_the_asked_firm_and_bay_and_a_bad_one_gets_the_whole_form(app, bay, make_bay, users,
+                                                                                    signed_in, make_booking):
+    """An export reads only the firm and bay it was asked for (not every firm and bay of the base,
+    as the list's select does); one that does not exist answers 422 with the list and its full form."""
+    other_bay = make_bay(code="CONV-1", capabilities=["conveyor"])
+    ours = make_booking(users["firm"], bay, at(2, 10), at(2, 12), approver=users["operator"])
+    make_booking(users["firm"], other_bay, at(2, 10), at(2, 12), approver=users["operator"])
+    make_booking(users["other_firm_user"], bay, at(4, 10), at(4, 11), approver=users["operator"])
+    staff = signed_in("operator")
+
+    def exported(query: str) -> list[str]:
+        response = staff.get(f"/bookings/export.csv?{query}")
+        assert response.status_code == 200, response.status_code
+        return [r[0] for r in csv.reader(io.StringIO(response.get_data().decode("utf-8-sig")))][1:]
+
+    assert exported(f"firm_id={users['own_firm'].id}&bay_id={bay.id}") == [str(ours.id)]
+    for bad in (f"firm_id=999999&bay_id={bay.id}", "bay_id=999999", "bay_id=abc", "firm_id=-1"):
+        response = staff.get(f"/bookings/export.csv?{bad}")
+        assert response.status_code == 422, bad
+        page = response.get_data(as_text=True)
+        assert response.mimetype == "text/html" and "Not a valid choice" in page
+        # the page's selects offer every firm and bay again
+        assert "Own Robotics" in page and "Other Robotics" in page and "MOCAP-1" in page and "CONV-1" in page
+
+
 # --- finder -----------------------------------------------------------------------------------
 
 def test_finder_returns_slots_in_bays_with_the_capability(app, bay, make_bay, users, signed_in, make_booking):

@@ -620,20 +620,28 @@ def queue():
 
 # --- the bookings list and its exports --------------------------------------------------------
 
-def _filters() -> tuple[ListFilterForm, dict, drilldown.Checked]:
+def _filters(shown: bool = True) -> tuple[ListFilterForm, dict, drilldown.Checked]:
     """The list's GET filters, checked, as arguments of ``bookings_query``. Staff see every firm's
     bookings and may narrow to one; a firm user sees their own firm's only. ``from``/``to`` keep
-    the bookings starting in those months or days (the month a booking counts in on the dashboards)."""
+    the bookings starting in those months or days (the month a booking counts in on the dashboards).
+    With ``shown`` false (an export: no form on the page) the bay and firm choices hold only the
+    ones asked for, read by id, rather than every bay and firm of the base."""
     form = ListFilterForm(request.args)
     locale = _locale()
+
+    def only_asked(query: sa.Select, column, field: str) -> sa.Select:
+        asked = request.args.get(field, "")
+        return query if shown else query.where(column == int(asked) if asked.isdigit() else sa.false())
+
     # The choices name the bays: their rules and what they offer are not loaded (nor read by the list).
-    every_bay = db.session.scalars(sa.select(Bay).order_by(Bay.code).options(
+    every_bay = db.session.scalars(only_asked(sa.select(Bay).order_by(Bay.code), Bay.id, "bay_id").options(
         load_only(Bay.code, Bay.name_zh, Bay.name_en))).all()
     form.bay_id.choices = choices([("", _("All"))] + [(str(b.id), f"{b.code} · {b.name(locale)}") for b in every_bay])
     if current_user.role is Role.FIRM:
         del form.firm_id
     else:
-        firms = db.session.execute(sa.select(Firm.id, Firm.name).order_by(Firm.name)).all()
+        firms = db.session.execute(only_asked(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id,
+                                              "firm_id")).all()
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
     checked = drilldown.check(form)
     if not checked.valid:
@@ -702,9 +710,9 @@ def index():
 @bp.get("/bookings/export.<any(csv, xlsx):fmt>")
 def export(fmt: str):
     authorize(current_user, "booking.view")
-    form, filters, checked = _filters()
+    form, filters, checked = _filters(shown=False)
     if not checked.clean:  # a filter left out would export rows nobody asked for
-        return _list_page(form, filters, checked, 422)
+        return _list_page(*_filters(), 422)  # the list page shows the form: every choice
     locale = _locale()
     header = [_("Booking no."), _("Firm"), _("Bay code"), _("Bay"), _("Start"), _("End"), _("Hours"),
               _("Status"), _("Purpose"), _("Requested at"), _("Decision reason")]
