@@ -31,7 +31,7 @@ translations: $(VENV)/.app-installed
 ## Serve http://127.0.0.1:5000 on the SQLite database under instance/ (data is kept between runs).
 run: $(VENV)/.app-installed translations
 	$(FLASK_DEV) db upgrade
-	$(FLASK_DEV) seed --demo
+	$(FLASK_DEV) seed --demo --history
 	$(FLASK_DEV) run --host 127.0.0.1 --port 5000
 
 ## The whole suite; set TEST_DATABASE_URL=postgresql://... to run every database test on PostgreSQL too.

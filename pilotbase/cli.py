@@ -43,21 +43,25 @@ class _ProgressBars:
 def init_app(app: Flask) -> None:
     @app.cli.command("seed")
     @click.option("--demo", is_flag=True, help="Also load the demo firms and one account per role.")
+    @click.option("--history", is_flag=True,
+                  help="With --demo: also a few weeks of the demo firm at the base (bookings, trials, a near miss).")
     @click.option("--synthetic", is_flag=True,
                   help="Instead: a deterministic two-year synthetic history, into a database without bookings.")
     @click.option("--scale", type=click.FloatRange(min=0, min_open=True, max=50), default=None,
                   help="Size of the synthetic history (1.0: 40 bays, 120,000 bookings; default 1.0).")
-    def seed_command(demo: bool, synthetic: bool, scale: float | None) -> None:
+    def seed_command(demo: bool, history: bool, synthetic: bool, scale: float | None) -> None:
         """Load reference data (and demo accounts); running it again changes nothing."""
         from .seeding import seed
 
         audit.client_address.set("cli")
         if scale is not None and not synthetic:
             _fail("--scale goes with --synthetic")
+        if history and (synthetic or not demo):
+            _fail("--history goes with --demo (and not with --synthetic)")
         if synthetic:
             _seed_synthetic(1.0 if scale is None else scale, demo)
             return
-        report = seed(demo=demo)
+        report = seed(demo=demo, history=history)
         for line in report.created:
             click.echo(f"created {line}")
         if not report.created:

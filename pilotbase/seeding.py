@@ -100,13 +100,94 @@ def load_targets(report: SeedReport, path: Path | None = None) -> None:
             report.created.append(f"target {item['key']}")
 
 
-def seed(demo: bool = False) -> SeedReport:
-    """Load reference data and, with ``demo``, the demo accounts. Safe to run again."""
+# The demo firm's short history (``seed --demo --history``), in days from today: two past bookings
+# with their trials (one verified, one with a near miss waiting for verification), one approved
+# booking ahead and one request waiting in the operators' queue. Each is made through the domain
+# with the clock moved to when it would have happened, so every rule, audit event, rollup and
+# notification is as if people had done it.
+DEMO_HISTORY = (
+    {"days": -14, "bay": "A-101", "hours": (10, 12), "sector": "manufacturing", "trial": ("success", 20, 18),
+     "verify": True, "purpose": "协作装配：人机交接力矩测试"},
+    {"days": -6, "bay": "A-102", "hours": (14, 16), "sector": "logistics", "trial": ("partial", 15, 12),
+     "near_miss": "夹爪在交接时距操作员手部约 5 cm 经过。", "purpose": "物料交接：动作捕捉下的接近速度测试"},
+    {"days": 3, "bay": "A-101", "hours": (10, 12), "approve": True, "purpose": "协作装配：第二轮交接测试"},
+    {"days": 5, "bay": "B-201", "hours": (14, 16), "purpose": "仓储拣选：5G 远程监护下的人机混行"},
+)
+
+
+def load_demo_history(report: SeedReport) -> None:
+    """A few weeks of the demo firm at the base (``DEMO_HISTORY``), once: nothing is added when the
+    firm already has a booking. A day the bay is closed or taken moves to the next one."""
+    from datetime import time, timedelta
+
+    from flask import current_app
+
+    from .domain import bookings, trials
+    from .domain.errors import DomainError
+    from .domain.timeutil import at_local, local, now
+    from .models import Bay, Booking, Scenario, ScenarioStatus
+
+    demo = json.loads((SEEDS_DIR / "demo_accounts.json").read_text(encoding="utf-8"))
+    firm_user = db.session.scalar(sa.select(User).where(User.email == demo["users"][0]["email"]))
+    operator = db.session.scalar(sa.select(User).where(User.email == "operator@pilotbase.example"))
+    if firm_user is None or operator is None or db.session.scalar(
+            sa.select(Booking.id).where(Booking.firm_id == firm_user.firm_id).limit(1)) is not None:
+        return
+    moved = current_app.config.get("PILOTBASE_NOW")
+    today = local(now()).date()
+    try:
+        for item in DEMO_HISTORY:
+            bay = db.session.scalar(sa.select(Bay).where(Bay.code == item["bay"]))
+            scenario = None
+            if "sector" in item:
+                scenario = db.session.scalars(sa.select(Scenario).where(
+                    Scenario.status == ScenarioStatus.OPENED, Scenario.sector == item["sector"])
+                    .order_by(Scenario.opened_at)).first()
+            for extra in range(7):  # the first day the bay is open and free
+                day = today + timedelta(days=item["days"] + extra)
+                start, end = (at_local(day, time(h)) for h in item["hours"])
+                # past bookings were asked for three days ahead; later ones now
+                current_app.config["PILOTBASE_NOW"] = min(moved or now(), start - timedelta(days=3)) \
+                    if item["days"] < 0 else moved
+                try:
+                    with db.session.begin_nested():
+                        booking = bookings.request_booking(firm_user, bay=bay, start=start, end=end,
+                                                           purpose=item["purpose"], scenario=scenario)
+                    break
+                except DomainError:
+                    continue
+            else:
+                continue
+            if item["days"] < 0 or item.get("approve"):
+                bookings.approve(operator, booking)
+            if "trial" in item:
+                current_app.config["PILOTBASE_NOW"] = end + timedelta(minutes=30)
+                bookings.complete(operator, booking)
+                outcome, runs, ok = item["trial"]
+                trial = trials.log_trial(firm_user, booking, scenario,
+                                         {"outcome": outcome, "runs": runs, "successful_runs": ok})
+                if "near_miss" in item:
+                    trials.report_incident(firm_user, trial, {
+                        "kind": "near_miss", "severity": 1, "occurred_at": start + timedelta(minutes=40),
+                        "description": item["near_miss"], "immediate_action": "降低接近速度后继续。"})
+                if item.get("verify"):
+                    current_app.config["PILOTBASE_NOW"] = end + timedelta(days=1)
+                    trials.verify(operator, trial)
+            report.created.append(f"demo booking {booking.bay.code} {local(start):%Y-%m-%d %H:%M}")
+    finally:
+        current_app.config["PILOTBASE_NOW"] = moved
+
+
+def seed(demo: bool = False, history: bool = False) -> SeedReport:
+    """Load reference data and, with ``demo``, the demo accounts (with ``history`` too, a few weeks
+    of the demo firm at the base). Safe to run again."""
     report = SeedReport()
     load_bays(report)
     load_scenarios(report)
     load_targets(report)
     if demo:
         load_demo_accounts(report)
+        if history:
+            load_demo_history(report)
     db.session.commit()
     return report

@@ -26,6 +26,41 @@ def test_seed_demo_is_idempotent_and_prints_accounts(app):
         assert (count(User), count(Firm)) == (users, firms)
 
 
+def test_seed_demo_history_gives_the_demo_firm_a_few_weeks_at_the_base(app):
+    """``make run`` loads ``seed --demo --history``: past bookings with a verified trial and one
+    with a near miss waiting in the verification queue, an approved booking ahead and a request in
+    the operators' queue, all through the domain's rules; once only, and the integrity check passes."""
+    from datetime import datetime, timezone
+
+    from pilotbase.models import Booking, BookingStatus, Incident, Trial, TrialStatus
+
+    app.config["PILOTBASE_NOW"] = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)  # a Tuesday, 10:00 local
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed", "--history"]).exit_code == 1  # only with --demo
+    first = runner.invoke(args=["seed", "--demo", "--history"])
+    assert first.exit_code == 0, first.output
+    assert first.output.count("created demo booking") == 4
+    with app.app_context():
+        firm = db.session.scalar(sa.select(Firm).where(Firm.status == FirmStatus.VERIFIED))
+        booked = db.session.scalars(sa.select(Booking).order_by(Booking.starts_at)).all()
+        assert {b.firm_id for b in booked} == {firm.id}
+        assert [b.status for b in booked] == [BookingStatus.COMPLETED, BookingStatus.COMPLETED,
+                                              BookingStatus.APPROVED, BookingStatus.PENDING]
+        now = app.config["PILOTBASE_NOW"]
+        assert booked[1].ends_at < now < booked[2].starts_at
+        assert [t.status for t in db.session.scalars(sa.select(Trial).order_by(Trial.id))] == [
+            TrialStatus.VERIFIED, TrialStatus.RECORDED]
+        assert count(Incident) == 1
+        assert count(AuditEvent, AuditEvent.action == "trial.verify") == 1
+        assert app.config["PILOTBASE_NOW"] == now  # the clock is put back
+    second = runner.invoke(args=["seed", "--demo", "--history"])
+    assert second.exit_code == 0 and "nothing changed" in second.output
+    with app.app_context():
+        assert count(Booking) == 4 and count(Trial) == 2
+    check = runner.invoke(args=["check"])
+    assert check.exit_code == 0, check.output
+
+
 def test_seed_loads_bays_and_a_real_scenario_catalogue(app):
     from pilotbase.domain import scenarios
     from pilotbase.models import Bay, Scenario, ScenarioStatus
