@@ -128,8 +128,12 @@ def load_demo_history(report: SeedReport) -> None:
     from .models import Bay, Booking, Scenario, ScenarioStatus
 
     demo = json.loads((SEEDS_DIR / "demo_accounts.json").read_text(encoding="utf-8"))
-    firm_user = db.session.scalar(sa.select(User).where(User.email == demo["users"][0]["email"]))
-    operator = db.session.scalar(sa.select(User).where(User.email == "operator@pilotbase.example"))
+
+    def demo_user(role: str) -> User | None:  # the file's first account of the role
+        email = next(u["email"] for u in demo["users"] if u["role"] == role)
+        return db.session.scalar(sa.select(User).where(User.email == email))
+
+    firm_user, operator = demo_user("firm"), demo_user("operator")
     if firm_user is None or operator is None or db.session.scalar(
             sa.select(Booking.id).where(Booking.firm_id == firm_user.firm_id).limit(1)) is not None:
         return

@@ -566,7 +566,8 @@ def test_csv_export_checks_the_asked_firm_and_bay_and_a_bad_one_gets_the_whole_f
         return [r[0] for r in csv.reader(io.StringIO(response.get_data().decode("utf-8-sig")))][1:]
 
     assert exported(f"firm_id={users['own_firm'].id}&bay_id={bay.id}") == [str(ours.id)]
-    for bad in (f"firm_id=999999&bay_id={bay.id}", "bay_id=999999", "bay_id=abc", "firm_id=-1"):
+    for bad in (f"firm_id=999999&bay_id={bay.id}", "bay_id=999999", "bay_id=abc", "firm_id=-1",
+                "firm_id=99999999999999999999999", "bay_id=4294967297"):
         response = staff.get(f"/bookings/export.csv?{bad}")
         assert response.status_code == 422, bad
         page = response.get_data(as_text=True)

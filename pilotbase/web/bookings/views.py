@@ -631,7 +631,10 @@ def _filters(shown: bool = True) -> tuple[ListFilterForm, dict, drilldown.Checke
 
     def only_asked(query: sa.Select, column, field: str) -> sa.Select:
         asked = request.args.get(field, "")
-        return query if shown else query.where(column == int(asked) if asked.isdigit() else sa.false())
+        if shown:
+            return query
+        # anything but a plausible id matches nothing (and the form then says it is not a choice)
+        return query.where(column == int(asked) if asked.isdigit() and len(asked) < 10 else sa.false())
 
     # The choices name the bays: their rules and what they offer are not loaded (nor read by the list).
     every_bay = db.session.scalars(only_asked(sa.select(Bay).order_by(Bay.code), Bay.id, "bay_id").options(
