@@ -76,9 +76,10 @@ def _bookings_seen_by(app, token: str) -> list[tuple[int, str, str]]:
 
 def test_backup_while_a_write_is_open_restores_into_an_empty_database(
         app, app_factory, history, empty_database_url, client_programs, tmp_path):
+    # Read through the API first: the read stamps the token's "last used" time, a write of its own.
+    seen_before = _bookings_seen_by(app, history["token"])
     before = _checksums(app)
     assert before["bookings"][0] == 2 and before["audit_events"][0] >= 4 and before["alembic_version"][0] == 1
-    seen_before = _bookings_seen_by(app, history["token"])
     path = tmp_path / "pilotbase.backup"
 
     with app.app_context():
