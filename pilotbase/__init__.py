@@ -106,6 +106,7 @@ def _init_extensions(app: Flask) -> None:
     # Globals (not a context processor) so imported macros see them too.
     app.jinja_env.globals.update(can=can, label=i18n.label, label_key=i18n.label_key,
                                   language_names=i18n.LANGUAGE_NAMES, time_span=i18n.time_span,
+                                  booking_span_html=i18n.booking_span,
                                   button_form_html=markup.button_form, reason_form_html=markup.reason_form)
     from . import models
 

@@ -96,6 +96,20 @@ def time_span(start: datetime, end: datetime) -> Markup:
             % (start.isoformat(), first, end.isoformat(), last))
 
 
+
+def booking_span(start: datetime, end: datetime) -> Markup:
+    """'yyyy-MM-dd HH:mm–HH:mm' in the base's zone, the end's date too when it ends on another day,
+    each end in a ``<time>``: the trial pages' booking times (``time_span`` adds the weekday). One
+    function for the ``booking_span`` macro and the rows written in Python."""
+    from .domain.timeutil import base_zone
+
+    zone = base_zone()
+    s, e = start.astimezone(zone), end.astimezone(zone)
+    last = f"{e:%H:%M}" if e.date() == s.date() else f"{e:%Y-%m-%d %H:%M}"
+    return (Markup('<span class="nowrap"><time datetime="%s">%s</time>–<time datetime="%s">%s</time></span>')
+            % (start.isoformat(), f"{s:%Y-%m-%d %H:%M}", end.isoformat(), last))
+
+
 LANGUAGE_NAMES = {Language.ZH.value: "中文", Language.EN.value: "English"}
 
 LABELS = {

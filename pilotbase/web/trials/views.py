@@ -17,7 +17,7 @@ from ...domain import bookings, scenarios, timeutil, trials
 from ...domain.errors import DomainError, NotFound, NotPermitted
 from ...domain.permissions import authorize, can
 from ...extensions import db
-from ...i18n import SEVERITY_LABELS, datetimeformat, label
+from ...i18n import SEVERITY_LABELS, booking_span, datetimeformat, label
 from ...markup import button_form, escape, joined, reason_form
 from ...models import (Booking, BookingStatus, Firm, Robot, Role, Scenario, ScenarioStatus, Trial, TrialStatus,
                        User)
@@ -536,16 +536,12 @@ def queue_table_body(rows: list[Trial]) -> Markup:
              "corrected": escape(_("corrected after a return")), "Verify": _("Verify"), "Return": _("Return"),
              "What to correct": _("What to correct")}  # literal calls: pybabel extracts them
 
-    def when(value: datetime, pattern: str = "yyyy-MM-dd HH:mm") -> str:
-        return datetimeformat(value, pattern)
-
     out = []
     for t in rows:
         b, s = t.booking, t.scenario
-        ends = "HH:mm" if when(b.starts_at, "yyyy-MM-dd") == when(b.ends_at, "yyyy-MM-dd") else "yyyy-MM-dd HH:mm"
         # Translations stay outside the f-strings: pybabel does not look inside them.
         trial_no = escape(_("Trial %(n)d", n=t.id))
-        logged = escape(_("Logged %(when)s", when=when(t.created_at)))
+        logged = escape(_("Logged %(when)s", when=datetimeformat(t.created_at, "yyyy-MM-dd HH:mm")))
         if t.review_comment:
             logged += f" · {words['corrected']}"
         result = escape(_("%(ok)d of %(runs)d", ok=t.successful_runs, runs=t.runs))
@@ -568,8 +564,7 @@ def queue_table_body(rows: list[Trial]) -> Markup:
             f'        <code>{escape(s.code)}</code> {escape(s.title(locale))}<br>\n'
             f'        <small>{logged}</small></td>\n'
             f'      <td><span class="cell-label">{words["Booking"]}:</span><strong>{escape(b.bay.code)}</strong> '
-            f'<span class="nowrap"><time datetime="{b.starts_at.isoformat()}">{when(b.starts_at)}</time>–'
-            f'<time datetime="{b.ends_at.isoformat()}">{when(b.ends_at, ends)}</time></span></td>\n'
+            f'{booking_span(b.starts_at, b.ends_at)}</td>\n'
             f'      <td><span class="badge outcome-{escape(t.outcome.value)}">'
             f'{escape(str(label(t.outcome)))}</span><br>'
             f'<span class="nowrap">{result}</span> · <strong class="rate">{escape(percent(t.success_rate))}</strong>\n'
