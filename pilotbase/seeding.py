@@ -117,7 +117,7 @@ DEMO_HISTORY = (
 
 def load_demo_history(report: SeedReport) -> None:
     """A few weeks of the demo firm at the base (``DEMO_HISTORY``), once: nothing is added when the
-    firm already has a booking. A day the bay is closed or taken moves to the next one."""
+    firm already has a booking. Runs after ``load_demo_accounts``, whose accounts it acts as. A day the bay is closed or taken moves to the next one."""
     from datetime import time, timedelta
 
     from flask import current_app
@@ -127,11 +127,9 @@ def load_demo_history(report: SeedReport) -> None:
     from .domain.timeutil import at_local, local, now
     from .models import Bay, Booking, Scenario, ScenarioStatus
 
-    demo = json.loads((SEEDS_DIR / "demo_accounts.json").read_text(encoding="utf-8"))
-
-    def demo_user(role: str) -> User | None:  # the file's first account of the role
-        email = next(u["email"] for u in demo["users"] if u["role"] == role)
-        return db.session.scalar(sa.select(User).where(User.email == email))
+    def demo_user(role: str) -> User | None:  # the first demo account of the role (load_demo_accounts)
+        email = next((e for r, e, _password in report.accounts if r == role), None)
+        return db.session.scalar(sa.select(User).where(User.email == email)) if email else None
 
     firm_user, operator = demo_user("firm"), demo_user("operator")
     if firm_user is None or operator is None or db.session.scalar(
