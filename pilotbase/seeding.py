@@ -117,7 +117,8 @@ DEMO_HISTORY = (
 
 def load_demo_history(report: SeedReport) -> None:
     """A few weeks of the demo firm at the base (``DEMO_HISTORY``), once: nothing is added when the
-    firm already has a booking. Runs after ``load_demo_accounts``, whose accounts it acts as. A day the bay is closed or taken moves to the next one."""
+    firm already has a booking. Runs after ``load_demo_accounts``, whose accounts it acts as. A day
+    the bay is closed or taken moves to the next one."""
     from datetime import time, timedelta
 
     from flask import current_app
