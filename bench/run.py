@@ -343,12 +343,37 @@ def prepare_fixture(app, slots_wanted: int) -> Fixture:
             .order_by(sa.func.count().desc(), BayCapability.capability).limit(1)).scalar_one()
         word = _search_word(db.session.scalars(
             sa.select(Scenario.search_text).where(Scenario.status == ScenarioStatus.OPENED)).all())
+        _fill_review_queue()
         today = timeutil.local(timeutil.now()).date()
         last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
         slots = free_slots(slots_wanted)
         return Fixture(emails=emails, tokens=tokens, firm_id=firm.id, bay_id=typical_bay, scenario_id=scenario_id,
                        sector=sector.value, word=word, capability=capability, month=f"{last_month:%Y-%m}",
                        slots=slots)
+
+
+def _fill_review_queue() -> None:
+    """A full first page of the scenario review queue at every scale (see ³): where fewer scenarios
+    wait, the oldest drafts (or scenarios sent back) are submitted by their registrants, through
+    the domain, in the working copy."""
+    import sqlalchemy as sa
+
+    from pilotbase.domain import scenarios
+    from pilotbase.extensions import db
+    from pilotbase.models import Scenario, ScenarioStatus
+    from pilotbase.web.scenarios.views import PER_PAGE
+
+    waiting = db.session.scalar(sa.select(sa.func.count()).select_from(Scenario)
+                                .where(Scenario.status == ScenarioStatus.SUBMITTED))
+    if waiting >= PER_PAGE:
+        return
+    drafts = db.session.scalars(
+        sa.select(Scenario).where(Scenario.status.in_((ScenarioStatus.DRAFT, ScenarioStatus.CHANGES_REQUESTED)),
+                                  Scenario.registered_by_id.is_not(None))
+        .options(sa.orm.selectinload(Scenario.registered_by)).order_by(Scenario.id).limit(PER_PAGE - waiting)).all()
+    for scenario in drafts:
+        scenarios.transition(scenario.registered_by, scenario, "submit")
+    db.session.commit()
 
 
 def _search_word(texts: list[str]) -> str:
