@@ -478,7 +478,7 @@ def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
         Endpoint("bay week calendar", "firm", get(f"/bays/{fx.bay_id}"), shows="this week of a typical bay"),
         Endpoint("free-slot finder", "firm",
                  get(f"/bookings/find?capabilities={fx.capability}&hours=2&from={today}"
-                     f"&to={today + timedelta(days=7)}&limit=10"), shows="10 slots of 2 h in the next 7 days"),
+                     f"&to={today + timedelta(days=14)}&limit=10"), shows="10 slots of 2 h in the next 14 days"),
         Endpoint("bookings queue", "operator", get("/bookings/queue"), shows="pending requests"),
         Endpoint("scenario review queue", "operator", get("/scenarios/review"), shows="submitted scenarios"),
         Endpoint("trial verification queue", "operator", get("/trials/queue"), shows="recorded trials"),
