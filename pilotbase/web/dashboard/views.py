@@ -162,7 +162,7 @@ class Drill:
         if base is None:
             base = self._bases[key] = url_for(endpoint, **path)
         pairs = [(k, str(v)) for k, v in args.items() if v is not None]
-        if all(_PLAIN.fullmatch(k) and _PLAIN.fullmatch(v) for k, v in pairs):  # months, keys, ids
+        if _PLAIN.fullmatch("".join(k + v for k, v in pairs)):  # months, keys, ids: one match, not two a pair
             query = "&".join(f"{k}={v}" for k, v in pairs)
         else:
             query = urlencode(pairs, safe="!$'()*,/:;?@")
