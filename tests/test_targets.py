@@ -125,6 +125,26 @@ def test_progress_counts_the_sector_and_gives_percent(app, users):
         assert p.status == "on_track"  # 1 is above the 0.27 required after 30 of 330 days
 
 
+def test_a_count_target_asks_for_whole_scenarios_on_the_pages(app, client, users, login):
+    # 100 over 330 days, 30 days in: the straight line stands at 9.09 scenarios today.
+    target_id = _target(app, target_value="100", sector="")
+    with app.app_context():
+        p = targets.progress(db.session.get(Target, target_id))
+        assert p.required_now == 10 and p.status == "behind"
+        assert all(required == int(required) for _day, _actual, required in p.burn_up)
+        assert p.burn_up[-1][2] == 100
+    login(client, users["official"])
+    assert "<dt>Required today</dt>\n      <dd>10</dd>" in client.get("/targets").text
+    assert "<dt>Required by today</dt><dd>10</dd>" in client.get("/dashboard").text
+    for _ in range(9):
+        _open(app, users["operator"])
+    with app.app_context():
+        assert targets.progress(db.session.get(Target, target_id)).status == "behind"  # 9 of the 10 asked
+    _open(app, users["operator"])
+    with app.app_context():
+        assert targets.progress(db.session.get(Target, target_id)).status == "on_track"
+
+
 def test_the_seeded_target_is_met_in_the_demo_data(app):
     from pilotbase import seeding
 

@@ -382,6 +382,14 @@ def progress(target: Target, today: date | None = None) -> Progress:
     goal = float(target.target_value)
     points: list[tuple[date, float | None, float]] = []
     cumulative = target.metric is not Metric.BAY_UTILISATION_PCT
+
+    def needed(day: date) -> float:
+        """What the trajectory asks for by ``day``, as the page says it: a count needs whole scenarios,
+        trials or firms (rounded up: the status rule is met by a count from that number on), a
+        utilisation two decimals."""
+        value = required_on(target, day)
+        return float(math.ceil(round(value, 6))) if cumulative else round(value, 2)
+
     before_start = [v for month, v in m.by_month.items() if month < month_start(target.start_date)]
     running = max(before_start, default=0.0) if cumulative else None
     for month in months_between(target.start_date, target.deadline):
@@ -392,9 +400,9 @@ def progress(target: Target, today: date | None = None) -> Progress:
             actual = running
         elif month == month_start(today):
             day, actual = today, m.current
-        points.append((day, actual, round(required_on(target, day), 2)))
+        points.append((day, actual, needed(day)))
     return Progress(target=target, current=round(m.current, 2), percent=round(100.0 * m.current / goal, 1),
-                    required_now=round(required_on(target, today), 2), pace_per_day=round(pace, 3),
+                    required_now=needed(today), pace_per_day=round(pace, 3),
                     projected_date=projected, status=status, burn_up=points)
 
 
