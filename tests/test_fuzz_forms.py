@@ -439,6 +439,74 @@ def _short(data: dict) -> str:
     return repr({k: (v[:60] + "…" if isinstance(v, str) and len(v) > 60 else v) for k, v in data.items()})
 
 
+# --- query strings ----------------------------------------------------------------------------
+
+# Values no link or filter form would put in a query string: numbers too large for the database's
+# integers (as an id, a page or a count), negatives, words where numbers go, markup.
+HOSTILE_QUERY = ["99999999999999999999999", "2147483648", "-1", "abc", SCRIPT]
+# Pager keys: a list shows its pager links only when it has more than a page, which the world does not.
+PAGER_KEYS = {"page", "upcoming_page", "pending_page"}
+
+
+class QueryParser(HTMLParser):
+    """The query-string keys a page sends back to the site: its GET forms' fields and its links'."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.page = page
+        self.keys: dict[str, set[str]] = {}  # path -> keys
+        self._action: str | None = None
+
+    def _add(self, href: str, keys) -> None:
+        parts = urlsplit(href)
+        if parts.netloc or not (parts.path or self.page).startswith("/"):
+            return
+        self.keys.setdefault(parts.path or urlsplit(self.page).path, set()).update(k for k in keys if k)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            get = (a.get("method") or "get").lower() == "get"
+            self._action = (a.get("action") or self.page) if get else None
+        elif tag == "a" and "?" in (a.get("href") or ""):
+            href = a["href"]
+            self._add(href, (pair.split("=")[0] for pair in urlsplit(href).query.split("&")))
+        elif tag in ("input", "select", "textarea") and self._action is not None and a.get("name"):
+            self._add(self._action, [a["name"]])
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._action = None
+
+
+def test_every_query_string_key_survives_hostile_values(app, world, login):
+    """Each key a page's links and GET forms send (filters, pages, ids to prefill), given a value no
+    page would send: never a 5xx, never markup rendered raw. (Too large an id or page number once
+    overflowed the database's integer: 500.)"""
+    clients = _clients(app, world["users"], login)
+    failures, requests = [], 0
+    for role, client in clients.items():
+        keys: dict[str, set[str]] = {}
+        for url in _page_urls(app, world["ids"]):
+            response = client.get(url)
+            if response.status_code == 200 and response.mimetype == "text/html":
+                parser = QueryParser(url)
+                parser.feed(response.get_data(as_text=True))
+                for path, found in parser.keys.items():
+                    keys.setdefault(path, set()).update(found)
+        requests += sum(len(found | PAGER_KEYS) for found in keys.values()) * len(HOSTILE_QUERY)
+        assert len(keys) > {"admin": 20, "firm": 8, "visitor": 1}[role], keys  # it found the lists and filters
+        for path, found in sorted(keys.items()):
+            for key, value in itertools.product(sorted(found | PAGER_KEYS), HOSTILE_QUERY):
+                response = client.get(path, query_string={key: value})
+                what = f"GET {path}?{key}={value[:30]} as {role}"
+                if response.status_code >= 500:
+                    failures.append(f"{what}: {response.status_code}")
+                _assert_escaped(response, what)
+    print(f"{requests} hostile query strings")
+    assert not failures, "\n".join(failures)
+
+
 # --- what the fuzzing found, pinned down -------------------------------------------------------
 
 def test_an_implausible_year_is_a_field_error_not_an_overflow(client, users, login, make_bay):

@@ -328,6 +328,22 @@ def test_export_has_the_filtered_rows_formula_safe(app, world, users, signed_in)
     assert "Pinched finger" not in str(own)
 
 
+def test_export_reads_the_asked_scenario_and_firm_and_a_bad_one_gets_the_whole_form(world, users, signed_in):
+    """An export validates the scenario and firm ids it was given (not every scenario and firm of the
+    base, as the list's selects do); one that is not a choice answers 422 with the list's full form."""
+    operator = signed_in("operator")
+    asked = _csv(operator.get(f"/incidents/export.csv?scenario_id={world['scenario']}"
+                              f"&firm_id={users['other_firm'].id}"))
+    assert [int(r[0]) for r in asked[1:]] == [world["injury"]]
+    for bad in ("firm_id=999999", f"scenario_id=999999&firm_id={users['own_firm'].id}", "scenario_id=abc",
+                "firm_id=-1", "scenario_id=99999999999999999999999"):
+        response = operator.get(f"/incidents/export.csv?{bad}")
+        assert response.status_code == 422, bad
+        page = response.get_data(as_text=True)
+        assert response.mimetype == "text/html" and "Not a valid choice" in page
+        assert "Own Robotics" in page and "Other Robotics" in page  # every firm offered again
+
+
 def test_export_header_is_in_the_readers_language(app, world, make_user, signed_in):
     reader = make_user(Role.OFFICIAL, language="zh_Hans_CN")
     header = _csv(signed_in(reader).get("/incidents/export.csv"))[0]

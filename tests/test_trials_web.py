@@ -589,6 +589,25 @@ def test_csv_export_is_filtered_safe_and_local(app, client, users, login, world)
     assert len(list(csv.reader(io.StringIO(other.get("/trials/export.csv").get_data(as_text=True)[1:])))) == 1
 
 
+def test_export_reads_the_asked_scenario_and_firm_and_a_bad_one_gets_the_whole_form(app, client, users, login,
+                                                                                   world):
+    """An export validates the scenario and firm ids it was given (not every scenario and firm of the
+    base, as the list's selects do); one that is not a choice answers 422 with the list's full form."""
+    trial_id = make_trial(app, users["firm"], world)
+    login(client, users["operator"])
+    scenario_id, firm_id = world["scenario"], users["own_firm"].id
+    response = client.get(f"/trials/export.csv?scenario_id={scenario_id}&firm_id={firm_id}")
+    assert response.status_code == 200
+    assert [r[0] for r in csv.reader(io.StringIO(response.get_data(as_text=True)[1:]))][1:] == [str(trial_id)]
+    for bad in ("firm_id=999999", f"scenario_id=999999&firm_id={firm_id}", "scenario_id=abc", "firm_id=-1",
+                "firm_id=99999999999999999999999"):
+        response = client.get(f"/trials/export.csv?{bad}")
+        assert response.status_code == 422, bad
+        page = response.get_data(as_text=True)
+        assert response.mimetype == "text/html" and "Not a valid choice" in page
+        assert "Own Robotics" in page and "Other Robotics" in page  # every firm offered again
+
+
 def test_csv_header_follows_the_language(app, client, users, login, world):
     make_trial(app, users["firm"], world)
     with app.app_context():

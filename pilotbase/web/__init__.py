@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ..domain.errors import DomainError
 from ..domain.timeutil import PLAUSIBLE_YEARS
+from ..models.base import MAX_ID
 
 
 def apply_domain_error(form: FlaskForm, exc: DomainError, rename: dict[str, str] | None = None) -> None:
@@ -46,6 +47,25 @@ def id_route(endpoint: str, key: str, **values) -> Callable[[int], str]:
     was a large part of their time)."""
     head, _mark, tail = url_for(endpoint, **{key: _MARK}, **values).rpartition(str(_MARK))
     return lambda id_: f"{head}{id_}{tail}"
+
+
+def plausible_id(value: str | int | None) -> int | None:
+    """``value`` as an id a table could hold (digits, 1 to ``MAX_ID``); anything else is no id, and
+    never reaches the database, where a number too large for its integers would fail the request."""
+    text = "" if value is None else str(value)
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+
+
+def query_id(field: str) -> int | None:
+    """The id the query string names in ``field``, if it is a plausible one (``plausible_id``)."""
+    return plausible_id(request.args.get(field))
+
+
+def page_number(param: str = "page") -> int:
+    """The list page the query string asks for: 1 when it is missing or not a number, and never
+    more than ``MAX_ID`` (a larger one would overflow the query's OFFSET; past the end is empty)."""
+    asked = request.args.get(param, "")
+    return min(max(int(asked), 1), MAX_ID) if asked.isdigit() else 1
 
 
 def choices(pairs) -> list[SelectChoice]:

@@ -12,7 +12,7 @@ from ...domain.errors import DomainError
 from ...domain.permissions import authorize
 from ...extensions import db
 from ...models import Firm, FirmStatus, Incident, Role
-from .. import apply_domain_error, choices
+from .. import apply_domain_error, choices, page_number
 from ..incidents.views import related_objects
 from .forms import AuditFilterForm, FirmForm, ReasonForm, UserCreateForm, UserEditForm
 
@@ -41,7 +41,7 @@ def users():
     authorize(current_user, "user.list")
     args = request.args
     page = db.paginate(directory.users_query(args.get("q", "").strip(), args.get("role", ""), args.get("active", "")),
-                       per_page=50, error_out=False)
+                       page=page_number(), per_page=50, error_out=False)
     return render_template("admin/users.html", page=page, roles=list(Role))
 
 
@@ -111,7 +111,7 @@ def firms():
     authorize(current_user, "firm.list")
     status = request.args.get("status", "")
     page = db.paginate(directory.firms_query(request.args.get("q", "").strip(), status),
-                       per_page=50, error_out=False)
+                       page=page_number(), per_page=50, error_out=False)
     return render_template("admin/firms.html", page=page, statuses=list(FirmStatus), status=status)
 
 
@@ -191,5 +191,5 @@ def audit():
         date_to=form.date_to.data if valid else None,
         tz=current_app.config["PILOTBASE_TIMEZONE"],
     )
-    page = db.paginate(query, per_page=50, error_out=False)
+    page = db.paginate(query, page=page_number(), per_page=50, error_out=False)
     return render_template("admin/audit.html", form=form, page=page), 200 if valid else 422

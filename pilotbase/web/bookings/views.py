@@ -33,7 +33,7 @@ from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, Booking
                        Scenario, ScenarioStatus, User)
 from ...exports import table_response
 from ...models.base import MAX_ID, utc_instant
-from .. import choices, id_route, safe_next
+from .. import choices, id_route, page_number, plausible_id, safe_next
 from ..overview import drilldown
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
 
@@ -249,8 +249,8 @@ def _prefill(args) -> dict:
     """What the week calendar, the finder and re-book links put in the URL."""
     data: dict = {}
     for key in ("bay_id", "firm_id", "scenario_id", "robot_id"):
-        value = args.get(key, type=int)
-        if value:
+        value = plausible_id(args.get(key))
+        if value is not None:
             data[key] = value
     for key in ("start", "end"):
         value = _parse_local(args.get(key))
@@ -613,7 +613,7 @@ def queue_rows(pending: list[Booking]) -> list[QueueRow]:
 @bp.get("/bookings/queue")
 def queue():
     authorize(current_user, "booking.decide")
-    page = db.paginate(bookings.pending_queue_query(), page=request.args.get("page", 1, type=int),
+    page = db.paginate(bookings.pending_queue_query(), page=page_number(),
                        per_page=QUEUE_PER_PAGE, error_out=False)
     return render_template("bookings/queue.html", rows=queue_rows(page.items), page=page)
 
@@ -629,22 +629,15 @@ def _filters(shown: bool = True) -> tuple[ListFilterForm, dict, drilldown.Checke
     form = ListFilterForm(request.args)
     locale = _locale()
 
-    def only_asked(query: sa.Select, column, field: str) -> sa.Select:
-        asked = request.args.get(field, "")
-        if shown:
-            return query
-        # anything but a plausible id matches nothing (and the form then says it is not a choice)
-        return query.where(column == int(asked) if asked.isdigit() and len(asked) < 10 else sa.false())
-
     # The choices name the bays: their rules and what they offer are not loaded (nor read by the list).
-    every_bay = db.session.scalars(only_asked(sa.select(Bay).order_by(Bay.code), Bay.id, "bay_id").options(
-        load_only(Bay.code, Bay.name_zh, Bay.name_en))).all()
+    bays = sa.select(Bay).order_by(Bay.code).options(load_only(Bay.code, Bay.name_zh, Bay.name_en))
+    every_bay = db.session.scalars(drilldown.asked_only(bays, Bay.id, "bay_id", shown)).all()
     form.bay_id.choices = choices([("", _("All"))] + [(str(b.id), f"{b.code} · {b.name(locale)}") for b in every_bay])
     if current_user.role is Role.FIRM:
         del form.firm_id
     else:
-        firms = db.session.execute(only_asked(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id,
-                                              "firm_id")).all()
+        firms = db.session.execute(drilldown.asked_only(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id,
+                                                        "firm_id", shown)).all()
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
     checked = drilldown.check(form)
     if not checked.valid:
@@ -662,7 +655,7 @@ class SectionPage:
 
     def __init__(self, query: sa.Select, param: str, per_page: int = SECTION_PER_PAGE):
         self.param = param
-        self.page = max(1, request.args.get(param, 1, type=int) or 1)
+        self.page = page_number(param)
         counted = query.add_columns(sa.func.count().over().label("total"))
         rows = db.session.execute(counted.limit(per_page).offset((self.page - 1) * per_page)).all()
         if not rows and self.page > 1:  # past the end (a stale link): show the last page instead
@@ -688,7 +681,7 @@ def _list_page(form, filters: dict, checked: drilldown.Checked, status: int | No
     pending = SectionPage(base.where(is_pending), "pending_page")
     past = db.paginate(
         base.where(~is_upcoming, ~is_pending).order_by(None).order_by(Booking.starts_at.desc(), Booking.id.desc()),
-        page=request.args.get("page", 1, type=int), per_page=PAST_PER_PAGE, error_out=False, count=False)
+        page=page_number(), per_page=PAST_PER_PAGE, error_out=False, count=False)
     # The past section holds every other booking of the list: its total is the list's less the other
     # two sections', a count an index answers without reading each booking.
     listed = db.session.scalar(sa.select(sa.func.count()).select_from(base.order_by(None).subquery())) or 0

@@ -26,6 +26,7 @@ from ...domain.permissions import authorize
 from ...domain.timeutil import month_start
 from ...domain.timeutil import local, now
 from ...exports import table_response
+from .. import page_number
 from ...extensions import db
 from ...i18n import SEVERITY_LABELS, TARGET_STATUS_LABELS, label
 from ...models import BookingStatus, Metric, Sector
@@ -344,7 +345,7 @@ class RowPage:
 def firms():
     authorize(current_user, "dashboard.view")
     period, problems = _read_period()
-    page = RowPage(dashboard.firms_served(period), request.args.get("page", 1, type=int), FIRMS_PER_PAGE)
+    page = RowPage(dashboard.firms_served(period), page_number(), FIRMS_PER_PAGE)
     return render_template("dashboard/firms.html", page=page, period=period, problems=problems, drill=Drill(period))
 
 

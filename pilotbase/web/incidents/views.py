@@ -16,7 +16,7 @@ from ...extensions import db
 from ...i18n import label
 from ...models import Firm, Incident, IncidentStatus, Robot, Role, Scenario, Trial, User
 from ...exports import table_response
-from .. import apply_domain_error, choices
+from .. import apply_domain_error, choices, page_number, query_id
 from ..overview import drilldown
 from .forms import CloseForm, IncidentFilterForm
 
@@ -47,15 +47,17 @@ def _scenario_label(code: str, title_zh: str, title_en: str | None) -> str:
     return f"{code} · {title}"
 
 
-def _filters() -> tuple[IncidentFilterForm, dict, drilldown.Checked]:
-    """The list's GET filters, checked. Scenario and firm choices are those with incidents the user sees."""
+def _filters(shown: bool = True) -> tuple[IncidentFilterForm, dict, drilldown.Checked]:
+    """The list's GET filters, checked. Scenario and firm choices are those with incidents the user sees;
+    with ``shown`` false (an export) only the ones asked for."""
     form = IncidentFilterForm(request.args)
-    scenario_rows = sa.select(Scenario.id, Scenario.code, Scenario.title_zh, Scenario.title_en) \
+    scenario_rows = drilldown.asked_only(
+        sa.select(Scenario.id, Scenario.code, Scenario.title_zh, Scenario.title_en)
         .where(Scenario.id.in_(trials.incidents_query(current_user).with_only_columns(Incident.scenario_id)
-                               .order_by(None))) \
-        .order_by(Scenario.code)
+                               .order_by(None)))
+        .order_by(Scenario.code), Scenario.id, "scenario_id", shown)
     rows = [(str(s.id), _scenario_label(s.code, s.title_zh, s.title_en)) for s in db.session.execute(scenario_rows)]
-    asked = request.args.get("scenario_id", type=int)
+    asked = query_id("scenario_id")
     if asked and str(asked) not in {value for value, _text in rows}:
         # A scenario without (visible) incidents yet, e.g. from the scenario page's link: an empty list, not an error.
         try:
@@ -68,7 +70,8 @@ def _filters() -> tuple[IncidentFilterForm, dict, drilldown.Checked]:
     if _is_firm():
         del form.firm_id
     else:
-        firms = db.session.execute(sa.select(Firm.id, Firm.name).order_by(Firm.name)).all()
+        firms = db.session.execute(drilldown.asked_only(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id,
+                                                        "firm_id", shown)).all()
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
     checked = drilldown.check(form)
     if not checked.valid:
@@ -106,7 +109,7 @@ def related_objects(incidents) -> dict:
 # --- the list ---------------------------------------------------------------------------------
 
 def _list_page(form: IncidentFilterForm, filters: dict, checked: drilldown.Checked, status: int | None = None):
-    page = db.paginate(_query(filters), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+    page = db.paginate(_query(filters), page=page_number(), per_page=PER_PAGE,
                        error_out=False)
     held = trials.incidents_query(current_user, status=IncidentStatus.OPEN.value, serious_only=True).order_by(None)
     open_serious = db.session.scalar(sa.select(sa.func.count()).select_from(held.subquery()))
@@ -179,9 +182,9 @@ def close(incident_id: int):
 @bp.get("/incidents/export.<any(csv, xlsx):fmt>")
 def export(fmt: str):
     authorize(current_user, "trial.export")
-    form, filters, checked = _filters()
+    form, filters, checked = _filters(shown=False)
     if not checked.clean:  # a filter left out would export rows nobody asked for
-        return _list_page(form, filters, checked, 422)
+        return _list_page(*_filters(), 422)  # the list page shows the form: every choice
     locale = _locale()
     header = [_("Incident no."), _("Occurred at"), _("Firm"), _("Scenario code"), _("Scenario"), _("Trial no."),
               _("Robot"), _("Serial number"), _("Kind"), _("Severity (1–4)"), _("Serious"), _("Body region"),

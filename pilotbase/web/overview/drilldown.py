@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,11 +22,23 @@ from wtforms import StringField
 from wtforms.fields import BooleanField, SelectField
 
 from ...domain.timeutil import at_local, month_end
+from .. import query_id
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 YEARS = (2000, 2100)  # beyond these a local instant could overflow; no base has data there
 PERIOD_FIELDS = ("date_from", "date_to")
+
+
+def asked_only(query: sa.Select, column, field: str, shown: bool) -> sa.Select:
+    """``query`` for a filter's select choices: as it is for a list (its form offers them all), but
+    for an export (``shown`` false: no form on the page) only the row whose id the request names in
+    ``field``, so checking that id does not read every firm or scenario of the base. Anything but a
+    plausible id matches nothing, and the form then says the value is not a choice."""
+    if shown:
+        return query
+    asked = query_id(field)
+    return query.where(column == asked if asked is not None else sa.false())
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from ...models import (Booking, BookingStatus, Firm, Robot, Role, Scenario, Scen
                        User)
 from ...storage import storage
 from ...exports import table_response
-from .. import choices, id_route, safe_next
+from .. import choices, id_route, page_number, query_id, safe_next
 from ..overview import drilldown
 from .forms import (INCIDENT_ROWS, MEASUREMENT_ROWS, EvidenceForm, IncidentForm, RobotFilterForm, RobotForm,
                     TrialFilterForm, TrialForm)
@@ -123,7 +123,7 @@ def robots():
         form.firm_id.choices = choices([("", _("All firms"))] + [(str(f.id), f.name) for f in firms])
         if form.validate() and form.firm_id.data:
             firm_id = int(form.firm_id.data)
-    page = db.paginate(_robots_query(firm_id), page=request.args.get("page", 1, type=int), per_page=ROBOTS_PER_PAGE,
+    page = db.paginate(_robots_query(firm_id), page=page_number(), per_page=ROBOTS_PER_PAGE,
                        error_out=False)
     holding = trials.holding_incidents_of([r.id for r in page.items])
     return render_template("trials/robots.html", page=page, form=form, holding=holding)
@@ -151,7 +151,7 @@ def _robot_data(form: RobotForm) -> dict:
 @bp.get("/robots/new")
 def robot_new():
     authorize(current_user, "robot.manage")
-    form = _robot_form(RobotForm(formdata=None, data={"firm_id": request.args.get("firm_id", 0, type=int)}), True)
+    form = _robot_form(RobotForm(formdata=None, data={"firm_id": query_id("firm_id") or 0}), True)
     return render_template("trials/robot_form.html", form=form, robot=None)
 
 
@@ -238,8 +238,8 @@ def _trial_data(form: TrialForm) -> dict:
 
 
 def _booking_for_log() -> Booking:
-    booking_id = request.args.get("booking_id", type=int)
-    if not booking_id:
+    booking_id = query_id("booking_id")
+    if booking_id is None:
         raise NotFound(_("Not found."))
     booking = bookings.get_booking(current_user, booking_id)
     authorize(current_user, "trial.log", booking)
@@ -520,7 +520,7 @@ def queue():
         sa.orm.raiseload(Trial.measurements), sa.orm.raiseload(Trial.robot),
         sa.orm.selectinload(Trial.booking),
         sa.orm.selectinload(Trial.scenario).raiseload(Scenario.tags))
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=QUEUE_PER_PAGE, error_out=False)
+    page = db.paginate(query, page=page_number(), per_page=QUEUE_PER_PAGE, error_out=False)
     return render_template("trials/queue.html", rows=queue_table_body(page.items), page=page)
 
 
@@ -576,17 +576,21 @@ def queue_table_body(rows: list[Trial]) -> Markup:
 
 # --- the list and its exports ------------------------------------------------------------------
 
-def _filters() -> tuple[TrialFilterForm, dict, drilldown.Checked]:
+def _filters(shown: bool = True) -> tuple[TrialFilterForm, dict, drilldown.Checked]:
+    """The list's GET filters, checked; the scenario choices are those with trials the user sees.
+    With ``shown`` false (an export) the scenario and firm choices hold only the ones asked for."""
     form = TrialFilterForm(request.args)
     locale = _locale()
     used = trials.trials_query(current_user).with_only_columns(Trial.scenario_id).order_by(None).distinct()
-    shown = db.session.execute(sa.select(Scenario.id, Scenario.code, Scenario.title_zh, Scenario.title_en)
-                               .where(Scenario.id.in_(used)).order_by(Scenario.code)).all()
-    form.scenario_id.choices = choices([("", _("All"))] + [(str(s.id), _scenario_label(s, locale)) for s in shown])
+    offered = db.session.execute(drilldown.asked_only(
+        sa.select(Scenario.id, Scenario.code, Scenario.title_zh, Scenario.title_en)
+        .where(Scenario.id.in_(used)).order_by(Scenario.code), Scenario.id, "scenario_id", shown)).all()
+    form.scenario_id.choices = choices([("", _("All"))] + [(str(s.id), _scenario_label(s, locale)) for s in offered])
     if current_user.role is Role.FIRM:
         del form.firm_id
     else:
-        firms = db.session.execute(sa.select(Firm.id, Firm.name).order_by(Firm.name)).all()
+        firms = db.session.execute(drilldown.asked_only(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id,
+                                                        "firm_id", shown)).all()
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
     checked = drilldown.check(form)
     if not checked.valid:
@@ -598,7 +602,7 @@ def _filters() -> tuple[TrialFilterForm, dict, drilldown.Checked]:
 
 
 def _list_page(form: TrialFilterForm, filters: dict, checked: drilldown.Checked, status: int | None = None):
-    page = db.paginate(trials.trials_query(current_user, **filters), page=request.args.get("page", 1, type=int),
+    page = db.paginate(trials.trials_query(current_user, **filters), page=page_number(),
                        per_page=PER_PAGE, error_out=False)
     export_args = drilldown.link_args(form, request.args)
     return render_template("trials/index.html", form=form, page=page, filtered=any(filters.values()),
@@ -615,9 +619,9 @@ def index():
 @bp.get("/trials/export.<any(csv, xlsx):fmt>")
 def export(fmt: str):
     authorize(current_user, "trial.export")
-    form, filters, checked = _filters()
+    form, filters, checked = _filters(shown=False)
     if not checked.clean:  # a filter left out would export rows nobody asked for
-        return _list_page(form, filters, checked, 422)
+        return _list_page(*_filters(), 422)  # the list page shows the form: every choice
     locale = _locale()
     header = [_("Trial no."), _("Logged at"), _("Firm"), _("Scenario code"), _("Scenario"), _("Bay code"),
               _("Booking start"), _("Robot"), _("Software version"), _("Outcome"), _("Runs"), _("Successful runs"),
