@@ -443,7 +443,7 @@ def _short(data: dict) -> str:
 
 # Values no link or filter form would put in a query string: numbers too large for the database's
 # integers (as an id, a page or a count), negatives, words where numbers go, markup.
-HOSTILE_QUERY = ["99999999999999999999999", "2147483648", "-1", "abc", SCRIPT]
+HOSTILE_QUERY = ["99999999999999999999999", "2147483648", "-1", "abc", SCRIPT, "9999-12-31", "0001-01", "1e309"]
 # Pager keys: a list shows its pager links only when it has more than a page, which the world does not.
 PAGER_KEYS = {"page", "upcoming_page", "pending_page"}
 
