@@ -26,10 +26,10 @@ from ...domain.permissions import authorize
 from ...domain.timeutil import month_start
 from ...domain.timeutil import local, now
 from ...exports import table_response
-from .. import page_number
 from ...extensions import db
 from ...i18n import SEVERITY_LABELS, TARGET_STATUS_LABELS, label
 from ...models import BookingStatus, Metric, Sector
+from .. import page_number
 from .rows import SHOWN_STATUSES, Rows
 
 bp = Blueprint("dashboard", __name__)
