@@ -96,7 +96,6 @@ def time_span(start: datetime, end: datetime) -> Markup:
             % (start.isoformat(), first, end.isoformat(), last))
 
 
-
 def booking_span(start: datetime, end: datetime) -> Markup:
     """'yyyy-MM-dd HH:mm–HH:mm' in the base's zone, the end's date too when it ends on another day,
     each end in a ``<time>``: the trial pages' booking times (``time_span`` adds the weekday). One

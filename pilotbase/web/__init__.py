@@ -68,6 +68,15 @@ def page_number(param: str = "page") -> int:
     return min(max(int(asked), 1), MAX_ID) if asked.isdigit() else 1
 
 
+def paginate(query, per_page: int, **options):
+    """One page of ``query`` for a list, the page the query string asks for (``page_number``): every
+    list reads ``?page=`` here, so none can hand an overflowing number to the database. Past the
+    end is an empty page, not an error."""
+    from ..extensions import db
+
+    return db.paginate(query, page=page_number(), per_page=per_page, error_out=False, **options)
+
+
 def choices(pairs) -> list[SelectChoice]:
     """Select options from ``(value, label)`` pairs (WTForms 3.3+ wants SelectChoice)."""
     return [SelectChoice(value, label) for value, label in pairs]

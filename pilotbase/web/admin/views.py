@@ -12,7 +12,7 @@ from ...domain.errors import DomainError
 from ...domain.permissions import authorize
 from ...extensions import db
 from ...models import Firm, FirmStatus, Incident, Role
-from .. import apply_domain_error, choices, page_number
+from .. import apply_domain_error, choices, paginate
 from ..incidents.views import related_objects
 from .forms import AuditFilterForm, FirmForm, ReasonForm, UserCreateForm, UserEditForm
 
@@ -40,8 +40,7 @@ def _selected_firm(firm_id: int | None) -> Firm | None:
 def users():
     authorize(current_user, "user.list")
     args = request.args
-    page = db.paginate(directory.users_query(args.get("q", "").strip(), args.get("role", ""), args.get("active", "")),
-                       page=page_number(), per_page=50, error_out=False)
+    page = paginate(directory.users_query(args.get("q", "").strip(), args.get("role", ""), args.get("active", "")), 50)
     return render_template("admin/users.html", page=page, roles=list(Role))
 
 
@@ -110,8 +109,7 @@ def user_update(user_id: int):
 def firms():
     authorize(current_user, "firm.list")
     status = request.args.get("status", "")
-    page = db.paginate(directory.firms_query(request.args.get("q", "").strip(), status),
-                       page=page_number(), per_page=50, error_out=False)
+    page = paginate(directory.firms_query(request.args.get("q", "").strip(), status), 50)
     return render_template("admin/firms.html", page=page, statuses=list(FirmStatus), status=status)
 
 
@@ -191,5 +189,5 @@ def audit():
         date_to=form.date_to.data if valid else None,
         tz=current_app.config["PILOTBASE_TIMEZONE"],
     )
-    page = db.paginate(query, page=page_number(), per_page=50, error_out=False)
+    page = paginate(query, 50)
     return render_template("admin/audit.html", form=form, page=page), 200 if valid else 422

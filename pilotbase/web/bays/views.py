@@ -21,7 +21,7 @@ from ...extensions import db
 from ...i18n import label
 from ...models import Bay, Blackout, Booking, BookingStatus, Capability, FirmStatus, Role
 from ...exports import table_response
-from .. import apply_domain_error, choices, page_number
+from .. import apply_domain_error, choices, paginate
 from .forms import BayForm, BlackoutForm, CancelBookingsForm, PeriodForm
 
 bp = Blueprint("bays", __name__)
@@ -338,7 +338,7 @@ def _blackout_form() -> BlackoutForm:
 
 def _blackouts_page(form: BlackoutForm, status: int = 200):
     upcoming = bays.blackouts_in_force()
-    history = db.paginate(bays.past_blackouts_query(), page=page_number(), per_page=50, error_out=False)
+    history = paginate(bays.past_blackouts_query(), 50)
     return render_template("bays/blackouts.html", form=form, upcoming=upcoming, history=history,
                            current=now()), status
 

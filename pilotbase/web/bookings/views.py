@@ -33,7 +33,7 @@ from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, Booking
                        Scenario, ScenarioStatus, User)
 from ...exports import table_response
 from ...models.base import MAX_ID, utc_instant
-from .. import choices, id_route, page_number, plausible_id, safe_next
+from .. import choices, id_route, page_number, paginate, plausible_id, safe_next
 from ..overview import drilldown
 from .forms import LOCAL_INPUT_FORMATS, BookingForm, EditForm, FinderForm, ListFilterForm, ReasonForm
 
@@ -613,8 +613,7 @@ def queue_rows(pending: list[Booking]) -> list[QueueRow]:
 @bp.get("/bookings/queue")
 def queue():
     authorize(current_user, "booking.decide")
-    page = db.paginate(bookings.pending_queue_query(), page=page_number(),
-                       per_page=QUEUE_PER_PAGE, error_out=False)
+    page = paginate(bookings.pending_queue_query(), QUEUE_PER_PAGE)
     return render_template("bookings/queue.html", rows=queue_rows(page.items), page=page)
 
 
@@ -679,9 +678,9 @@ def _list_page(form, filters: dict, checked: drilldown.Checked, status: int | No
     is_pending = sa.and_(Booking.status == BookingStatus.PENDING, Booking.starts_at > current)
     upcoming = SectionPage(base.where(is_upcoming), "upcoming_page")
     pending = SectionPage(base.where(is_pending), "pending_page")
-    past = db.paginate(
+    past = paginate(
         base.where(~is_upcoming, ~is_pending).order_by(None).order_by(Booking.starts_at.desc(), Booking.id.desc()),
-        page=page_number(), per_page=PAST_PER_PAGE, error_out=False, count=False)
+        PAST_PER_PAGE, count=False)
     # The past section holds every other booking of the list: its total is the list's less the other
     # two sections', a count an index answers without reading each booking.
     listed = db.session.scalar(sa.select(sa.func.count()).select_from(base.order_by(None).subquery())) or 0

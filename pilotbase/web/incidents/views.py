@@ -16,7 +16,7 @@ from ...extensions import db
 from ...i18n import label
 from ...models import Firm, Incident, IncidentStatus, Robot, Role, Scenario, Trial, User
 from ...exports import table_response
-from .. import apply_domain_error, choices, page_number, query_id
+from .. import apply_domain_error, choices, paginate, query_id
 from ..overview import drilldown
 from .forms import CloseForm, IncidentFilterForm
 
@@ -109,8 +109,7 @@ def related_objects(incidents) -> dict:
 # --- the list ---------------------------------------------------------------------------------
 
 def _list_page(form: IncidentFilterForm, filters: dict, checked: drilldown.Checked, status: int | None = None):
-    page = db.paginate(_query(filters), page=page_number(), per_page=PER_PAGE,
-                       error_out=False)
+    page = paginate(_query(filters), PER_PAGE)
     held = trials.incidents_query(current_user, status=IncidentStatus.OPEN.value, serious_only=True).order_by(None)
     open_serious = db.session.scalar(sa.select(sa.func.count()).select_from(held.subquery()))
     export_args = drilldown.link_args(form, request.args)

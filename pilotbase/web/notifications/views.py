@@ -13,7 +13,7 @@ from ...domain import bays, calendars, notifications
 from ...domain.errors import DomainError
 from ...domain.permissions import authorize, can
 from ...extensions import db
-from .. import apply_domain_error, choices, page_number, safe_next
+from .. import apply_domain_error, choices, paginate, safe_next
 from .forms import BayFeedForm, FirmFeedForm
 
 bp = Blueprint("notifications", __name__)
@@ -55,8 +55,7 @@ def _safe_link(link: str) -> str:
 @login_required
 def index():
     authorize(current_user, "notification.read")
-    page = db.paginate(notifications.user_query(current_user), page=page_number(), per_page=PER_PAGE,
-                       error_out=False)
+    page = paginate(notifications.user_query(current_user), PER_PAGE)
     items = [(n, mail.render(n), _safe_link(n.link or "")) for n in page.items]
     g.unread_notifications = unread = notifications.unread_count(current_user)  # the bell reuses it
     feeds_allowed = can(current_user, "calendar.firm_feed") or can(current_user, "calendar.bay_feed")

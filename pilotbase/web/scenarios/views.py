@@ -23,7 +23,7 @@ from ...i18n import label
 from ...markup import button_form, escape, joined, reason_form
 from ...models import (Booking, Capability, CollaborationMode, InteractionLevel, RiskLevel, Role, RobotType, Scenario,
                       ScenarioStatus, Sector, Trial, User)
-from .. import apply_domain_error, id_route, page_number, safe_next
+from .. import apply_domain_error, id_route, paginate, safe_next
 from ..overview import drilldown
 from .forms import MODE_HELP, CommentForm, ImportForm, ScenarioForm
 
@@ -163,8 +163,7 @@ def _submitted_count() -> int:
 def index():
     """The public catalogue (场景清单): no sign-in needed."""
     filters, chosen = _filters()
-    page = db.paginate(_catalogue_query(filters, chosen["mine"]), page=page_number(), per_page=PER_PAGE,
-                       error_out=False)
+    page = paginate(_catalogue_query(filters, chosen["mine"]), PER_PAGE)
     opened = _opened_count()
     target = current_app.config.get("SCENARIO_TARGET", DEFAULT_TARGET)
     filtered = any(chosen[k] for k in FILTER_PARAMS) or bool(chosen["errors"])
@@ -384,8 +383,7 @@ def review():
     authorize(current_user, "scenario.review")
     current = now()
     # The queue shows no tags: its rows are loaded without them.
-    page = db.paginate(scenarios.review_queue_query().options(sa.orm.raiseload(Scenario.tags)),
-                       page=page_number(), per_page=PER_PAGE, error_out=False)
+    page = paginate(scenarios.review_queue_query().options(sa.orm.raiseload(Scenario.tags)), PER_PAGE)
     duplicates = scenarios.duplicates_of(current_user, page.items)
     rows = [(s, format_timedelta(current - s.submitted_at, threshold=1.1) if s.submitted_at else "—",
              len(duplicates[s.id])) for s in page.items]

@@ -23,7 +23,7 @@ from ...models import (Booking, BookingStatus, Firm, Robot, Role, Scenario, Scen
                        User)
 from ...storage import storage
 from ...exports import table_response
-from .. import choices, id_route, page_number, query_id, safe_next
+from .. import choices, id_route, paginate, query_id, safe_next
 from ..overview import drilldown
 from .forms import (INCIDENT_ROWS, MEASUREMENT_ROWS, EvidenceForm, IncidentForm, RobotFilterForm, RobotForm,
                     TrialFilterForm, TrialForm)
@@ -123,8 +123,7 @@ def robots():
         form.firm_id.choices = choices([("", _("All firms"))] + [(str(f.id), f.name) for f in firms])
         if form.validate() and form.firm_id.data:
             firm_id = int(form.firm_id.data)
-    page = db.paginate(_robots_query(firm_id), page=page_number(), per_page=ROBOTS_PER_PAGE,
-                       error_out=False)
+    page = paginate(_robots_query(firm_id), ROBOTS_PER_PAGE)
     holding = trials.holding_incidents_of([r.id for r in page.items])
     return render_template("trials/robots.html", page=page, form=form, holding=holding)
 
@@ -520,7 +519,7 @@ def queue():
         sa.orm.raiseload(Trial.measurements), sa.orm.raiseload(Trial.robot),
         sa.orm.selectinload(Trial.booking),
         sa.orm.selectinload(Trial.scenario).raiseload(Scenario.tags))
-    page = db.paginate(query, page=page_number(), per_page=QUEUE_PER_PAGE, error_out=False)
+    page = paginate(query, QUEUE_PER_PAGE)
     return render_template("trials/queue.html", rows=queue_table_body(page.items), page=page)
 
 
@@ -602,8 +601,7 @@ def _filters(shown: bool = True) -> tuple[TrialFilterForm, dict, drilldown.Check
 
 
 def _list_page(form: TrialFilterForm, filters: dict, checked: drilldown.Checked, status: int | None = None):
-    page = db.paginate(trials.trials_query(current_user, **filters), page=page_number(),
-                       per_page=PER_PAGE, error_out=False)
+    page = paginate(trials.trials_query(current_user, **filters), PER_PAGE)
     export_args = drilldown.link_args(form, request.args)
     return render_template("trials/index.html", form=form, page=page, filtered=any(filters.values()),
                            active=drilldown.active(form) if checked.valid else [],
