@@ -485,7 +485,14 @@ def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
         Endpoint("firm bookings", "firm", get("/bookings"), shows="the busiest firm's bookings"),
     ]
     if "/dashboard" in routes:
-        eps.append(Endpoint("official dashboard", "official", get("/dashboard"), shows="this year so far"))
+        eps.append(Endpoint("official dashboard", "official", get("/dashboard"),
+                            shows="overview of this year so far: targets, each section's headline"))
+    if "/dashboard/<any(scenarios, trials, incidents, use):section>" in routes:
+        for section, shows in (("scenarios", "opened scenarios by sector, mode, robot type, month"),
+                               ("trials", "trials by month, outcome, sector"),
+                               ("incidents", "incidents by kind, severity"),
+                               ("use", "bookings by month, every bay, the 20 firms served most")):
+            eps.append(Endpoint(f"dashboard: {section}", "official", get(f"/dashboard/{section}"), shows=shows))
     if "/targets" in routes:
         eps.append(Endpoint("targets", "official", get("/targets"), shows="every target with progress"))
     if "/api/v1/targets" in routes:

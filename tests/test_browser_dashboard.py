@@ -4,7 +4,8 @@ The demo data is seeded (``seed --demo``: the bays, 126 scenarios of which 102 a
 "100 scenarios opened" target and one account per role), plus two bookings with trials in the
 third quarter so the trial and booking figures are not all zero. The demo official signs in and
 reads the dashboard in Chinese (the account's language), switches to English, sees the target
-met with its burn-up chart, narrows the dashboard to one sector and one quarter, drills into the
+met with its burn-up chart and the overview's tiles, goes to the Scenarios tab, narrows it to one
+sector and one quarter (the Trials and "Use of the base" tabs keep both), drills into the
 scenario catalogue behind a figure, exports that list and a dashboard table to XLSX and opens
 both files, and prints the report to PDF. The demo operator then opens one more submitted
 scenario; the official's dashboard, ``GET /api/v1/targets`` and ``GET /api/v1/stats/scenarios``
@@ -239,9 +240,16 @@ def test_official_reads_narrows_drills_exports_prints_and_sees_one_more_scenario
     expect(table.locator("thead th")).to_have_text(["Date", "Actual", "Required"])
     expect(table.locator("tbody tr").first).to_be_visible()
     expect(table.locator("tbody td", has_text=re.compile(rf"^{opened_total}$")).first).to_be_visible()
+    # The overview's tiles give each section's headline numbers; the tabs hold the breakdowns.
+    expect(page.locator("#tile-scenarios .big-number a")).to_have_text(str(in_year))
+    screenshot(page, "dashboard-official-en")
+    tabs = page.get_by_role("navigation", name="Dashboard sections")
+    expect(tabs.locator("a[aria-current=page]")).to_have_text("Overview")
+    tabs.get_by_role("link", name="Scenarios", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(live_server)}/dashboard/scenarios\?"))
+    expect(tabs.locator("a[aria-current=page]")).to_have_text("Scenarios")
     expect(sector_row(page, SECTOR_EN).locator("td a")).to_have_text(str(sector_in_year))
     expect(page.locator("#scenarios .big-number a")).to_have_text(str(in_year))
-    screenshot(page, "dashboard-official-en")
 
     # --- narrow to one sector and one quarter through the filter form -----------------------------------
     filters = page.locator("form.dash-filters")
@@ -249,7 +257,7 @@ def test_official_reads_narrows_drills_exports_prints_and_sees_one_more_scenario
     filters.get_by_label("To month").fill("2026-09")
     filters.get_by_label("Sector").select_option(label=SECTOR_EN)
     filters.get_by_role("button", name="Show", exact=True).click()
-    expect(page).to_have_url(re.compile(rf"^{re.escape(live_server)}/dashboard\?"))
+    expect(page).to_have_url(re.compile(rf"^{re.escape(live_server)}/dashboard/scenarios\?"))  # on the same tab
     assert query_of(page.url) == {"from": ["2026-07"], "to": ["2026-09"], "sector": [SECTOR.value]}
     period_line = page.locator(".period-line")
     expect(period_line).to_contain_text(re.compile(r"Period:\s*2026-07\s*–\s*2026-09"))
@@ -262,7 +270,11 @@ def test_official_reads_narrows_drills_exports_prints_and_sees_one_more_scenario
     expect(figure).to_have_text(str(sector_in_q3))
     expect(sector_row(page, "Warehousing and logistics").locator("td a")).to_have_text("0")
     expect(page.locator("#scenarios .big-number a")).to_have_text(str(sector_in_q3))
-    # The sector narrows the trials too: the manufacturing trial, not the logistics one.
+    dashboard_q3 = page.url
+    # The sector narrows the trials too (the Trials tab keeps the quarter and the sector): the
+    # manufacturing trial, not the logistics one.
+    tabs.get_by_role("link", name="Trials", exact=True).click()
+    assert query_of(page.url) == {"from": ["2026-07"], "to": ["2026-09"], "sector": [SECTOR.value]}
     with live_app.app_context():
         trials_in_q3 = db.session.scalar(
             sa.select(sa.func.count()).select_from(Trial).join(Scenario, Scenario.id == Trial.scenario_id)
@@ -279,13 +291,15 @@ def test_official_reads_narrows_drills_exports_prints_and_sees_one_more_scenario
             .where(Bay.code == "A-101", Booking.status.in_((BookingStatus.APPROVED, BookingStatus.COMPLETED)),
                    Booking.starts_at >= at_local(Q3[0], time.min), Booking.starts_at < at_local(Q3[1], time.min))).all()
     assert len(spans) == 2
+    tabs.get_by_role("link", name="Use of the base", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(live_server)}/dashboard/use\?"))
     bay_cells = page.locator("#fig-bays table tbody tr").filter(has=page.locator("th", has_text="A-101")).locator("td")
     expect(bay_cells.nth(0)).to_have_text(str(len(spans)))
     expect(bay_cells.nth(1)).to_have_text(f"{sum((end - start).total_seconds() for start, end in spans) / 3600:g}")
-    dashboard_q3 = page.url
     screenshot(page, "dashboard-official-q3-manufacturing")
 
     # --- drill into the list behind the figure --------------------------------------------------------
+    page.goto(dashboard_q3)
     figure.click()
     expect(page).to_have_url(re.compile(rf"^{re.escape(live_server)}/scenarios\?"))
     assert query_of(page.url) == {"opened_from": ["2026-07"], "opened_to": ["2026-09"], "sector": [SECTOR.value]}
@@ -379,6 +393,7 @@ def test_official_reads_narrows_drills_exports_prints_and_sees_one_more_scenario
     with live_app.test_request_context(headers={"Accept-Language": "en"}):
         waiting_label = str(label(waiting_sector))
     waiting_sector_before = count_opened(live_app, year_start, next_month, waiting_sector)
+    tabs.get_by_role("link", name="Scenarios", exact=True).click()
     expect(sector_row(page, waiting_label).locator("td a")).to_have_text(str(waiting_sector_before))
     operator = new_context(ZH).new_page()
     operator_problems = watch_console(operator)
@@ -398,11 +413,13 @@ def test_official_reads_narrows_drills_exports_prints_and_sees_one_more_scenario
 
     # --- back as the official: the dashboard and the API count one more --------------------------------
     page.reload()
+    expect(page.locator("#scenarios .big-number a")).to_have_text(str(in_year + 1))
+    expect(sector_row(page, waiting_label).locator("td a")).to_have_text(str(waiting_sector_before + 1))
+    tabs.get_by_role("link", name="Overview", exact=True).click()
     expect(card.locator(".headline strong")).to_have_text(str(opened_total + 1))
     expect(card.locator(".target-status")).to_have_text("Met")
     expect(card.locator("svg.line-chart desc")).to_contain_text(f"{opened_total + 1} of 100")
-    expect(page.locator("#scenarios .big-number a")).to_have_text(str(in_year + 1))
-    expect(sector_row(page, waiting_label).locator("td a")).to_have_text(str(waiting_sector_before + 1))
+    expect(page.locator("#tile-scenarios .big-number a")).to_have_text(str(in_year + 1))
     with live_app.app_context():
         assert db.session.get(Scenario, waiting_id).status is ScenarioStatus.OPENED
     assert target_value(live_server, token) == opened_total + 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlsplit
@@ -115,11 +116,22 @@ def scenario_link(html, first="2026-01", last="2026-05", **params):
     return figure(html, "/scenarios", opened_from=first, opened_to=last, **params)
 
 
+SECTIONS = ("scenarios", "trials", "incidents", "use")
+
+
+def pages(client, query: str = "") -> str:
+    """The whole dashboard as an official reads it: the overview, then each section's tab."""
+    html = []
+    for path in ("/dashboard", *(f"/dashboard/{section}" for section in SECTIONS)):
+        response = client.get(f"{path}?{query}" if query else path)
+        assert response.status_code == 200, path
+        html.append(response.get_data(as_text=True))
+    return "\n".join(html)
+
+
 def test_the_page_shows_what_the_domain_recorded(world):
     app, client, ids = world
-    response = client.get("/dashboard")
-    assert response.status_code == 200
-    html = response.get_data(as_text=True)
+    html = pages(client)
     assert "2026-01" in html and "2026-05" in html and "All sectors" in html
     # scenarios: both opened in May, one per sector, counted in the period and in their month
     assert scenario_link(html) == "2"
@@ -156,9 +168,50 @@ def test_the_page_shows_what_the_domain_recorded(world):
     assert 'role="img"' in html and "<caption>" in html
 
 
+def headlines(html: str) -> list[str]:
+    """A page's headline numbers (big numbers and headline counts), as HTML without spacing."""
+    return [" ".join(block.split()) for block in re.findall(
+        r'<(?:p|ul) class="(?:big-number|counts headline-counts)">.*?</(?:p|ul)>', html, re.S)]
+
+
+def test_the_overview_counts_what_the_sections_count(world):
+    """Each tile of the overview shows its section's headline numbers, counted the same way (period
+    and sector applied alike, the same links); the overview draws no section's charts."""
+    app, client, ids = world
+    for query in ("", "sector=logistics", "sector=manufacturing&from=2026-05&to=2026-05", "from=2025-01&to=2025-12"):
+        overview = client.get(f"/dashboard?{query}").get_data(as_text=True)
+        in_tabs = []
+        for section in SECTIONS:
+            in_tabs += headlines(client.get(f"/dashboard/{section}?{query}").get_data(as_text=True))
+        assert len(in_tabs) == 5  # scenarios, trials, incidents, bookings, firms served
+        assert sorted(headlines(overview)) == sorted(in_tabs), query
+        assert "chart-scenarios_by_sector" not in overview and 'id="burnup-' in overview
+    may = headlines(client.get("/dashboard?from=2026-05&to=2026-05").get_data(as_text=True))
+    assert "<strong>80.0 %</strong> successful runs" in " ".join(may)  # not only zeros
+    assert "<strong>1</strong></a> still open" in " ".join(may)
+
+
+def test_the_tabs_keep_the_period_and_say_where_the_reader_is(world):
+    app, client, ids = world
+    query = {"from": "2026-04", "to": "2026-05", "sector": "logistics"}
+    html = client.get("/dashboard/trials?from=2026-04&to=2026-05&sector=logistics").get_data(as_text=True)
+    tabs = re.search(r'<nav class="dash-tabs".*?</nav>', html, re.S).group(0)
+    assert [(p, q) for p, q, _text in links(tabs)] == [
+        ("/dashboard", query), ("/dashboard/scenarios", query), ("/dashboard/trials", query),
+        ("/dashboard/incidents", query), ("/dashboard/use", query)]
+    assert re.search(r'<a href="[^"]*/dashboard/trials\?[^"]*" aria-current="page">Trials</a>', tabs)
+    assert tabs.count("aria-current") == 1
+    assert "<title>Trials · Dashboard" in html
+    assert 'action="/dashboard/trials"' in html  # the filter form stays on the tab
+    assert 'id="trials"' in html and 'id="scenarios"' not in html and 'id="targets"' not in html
+    overview = client.get("/dashboard").get_data(as_text=True)
+    assert re.search(r'aria-current="page">Overview</a>', overview) and 'id="targets"' in overview
+    assert client.get("/dashboard/everything").status_code == 404
+
+
 def test_the_links_lead_to_the_rows_they_count(world):
     app, client, ids = world
-    html = client.get("/dashboard?sector=logistics").get_data(as_text=True)
+    html = pages(client, "sector=logistics")
     targets = {(p, tuple(sorted(q.items()))): text for p, q, text in links(html)}
 
     def follow(path, **params) -> str:
@@ -180,7 +233,7 @@ def test_the_links_lead_to_the_rows_they_count(world):
 
 def test_a_period_without_the_data_shows_zeros(world):
     app, client, ids = world
-    html = client.get("/dashboard?from=2025-01&to=2025-12").get_data(as_text=True)
+    html = pages(client, "from=2025-01&to=2025-12")
     assert "2025-01" in html and "2025-12" in html
     assert scenario_link(html, "2025-01", "2025-12") == "0"
     last_year = {"from": "2025-01", "to": "2025-12"}
@@ -193,7 +246,7 @@ def test_a_period_without_the_data_shows_zeros(world):
 
 def test_the_sector_narrows_scenarios_trials_and_incidents_but_not_bookings(world):
     app, client, ids = world
-    html = client.get("/dashboard?from=2026-05&to=2026-05&sector=manufacturing").get_data(as_text=True)
+    html = pages(client, "from=2026-05&to=2026-05&sector=manufacturing")
     may = {"from": "2026-05", "to": "2026-05", "sector": "manufacturing"}
     assert 'value="manufacturing" selected' in html and "Smart manufacturing" in html
     assert scenario_link(html, "2026-05", "2026-05", sector="manufacturing") == "1"
@@ -202,7 +255,7 @@ def test_the_sector_narrows_scenarios_trials_and_incidents_but_not_bookings(worl
     assert figure(html, "/incidents", **may) == "0"
     assert figure(html, "/bookings", **{"from": "2026-05", "to": "2026-05"}) == "1"
     assert "applies to scenarios, trials and incidents" in html
-    logistics = client.get("/dashboard?from=2026-05&to=2026-05&sector=logistics").get_data(as_text=True)
+    logistics = pages(client, "from=2026-05&to=2026-05&sector=logistics")
     assert figure(logistics, "/trials", **dict(may, sector="logistics")) == "1"
     assert figure(logistics, "/incidents", **dict(may, sector="logistics")) == "1"
 
@@ -216,20 +269,24 @@ def test_the_sector_narrows_scenarios_trials_and_incidents_but_not_bookings(worl
 ])
 def test_bad_period_input_says_so_and_shows_the_default_period(world, query, message):
     app, client, ids = world
-    response = client.get(f"/dashboard?{query}")
-    assert response.status_code == 200
-    html = response.get_data(as_text=True)
-    assert message in html and 'role="alert"' in html
-    assert scenario_link(html) == "2"  # the default period, this year so far
+    for path in ("/dashboard", "/dashboard/scenarios"):
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        assert message in html and 'role="alert"' in html
+        assert scenario_link(html) == "2"  # the default period, this year so far
 
 
 def test_quick_links_and_the_report_link_keep_the_sector(world):
     app, client, ids = world
-    html = client.get("/dashboard?sector=logistics").get_data(as_text=True)
+    html = pages(client, "sector=logistics")
     quick = {text: q for p, q, text in links(html) if p == "/dashboard"}
     assert quick["This year"] == {"from": "2026-01", "to": "2026-12", "sector": "logistics"}
     assert quick["Q2 2026"] == {"from": "2026-04", "to": "2026-06", "sector": "logistics"}
     assert quick["Last 12 months"] == {"from": "2025-06", "to": "2026-05", "sector": "logistics"}
+    # on a section's tab they stay on that tab
+    trials_tab = {text: q for p, q, text in links(html) if p == "/dashboard/trials" and text.startswith("Q")}
+    assert trials_tab["Q3 2026"] == {"from": "2026-07", "to": "2026-09", "sector": "logistics"}
     assert figure(html, "/dashboard/report", **PERIOD, sector="logistics") == "Printable report"
     # each table has its downloads
     for table in ("targets", "scenarios_by_sector", "scenarios_by_mode", "scenarios_by_robot_type",
@@ -312,7 +369,8 @@ def test_only_staff_and_officials_see_the_dashboard(world, users, login):
     app, client, ids = world
     firm = app.test_client()
     assert login(firm, users["firm"]).status_code == 302
-    for url in ("/dashboard", "/dashboard/report", "/dashboard/firms", "/dashboard/export/targets.csv"):
+    for url in ("/dashboard", "/dashboard/trials", "/dashboard/report", "/dashboard/firms",
+                "/dashboard/export/targets.csv"):
         assert firm.get(url).status_code == 403
         assert app.test_client().get(url).status_code == 302  # to the sign-in page
     assert "Dashboard" not in firm.get("/").get_data(as_text=True)
@@ -381,22 +439,24 @@ def test_the_dashboard_costs_the_same_queries_with_5_or_200_bookings(world, user
             sa.event.remove(engine, "before_cursor_execute", count)
         return len(statements)
 
+    urls = ["/dashboard", *(f"/dashboard/{section}" for section in SECTIONS)]
+    urls += [f"{url}?sector=logistics" for url in urls]
     _bulk(app, users, firms[:1], small, scenario_id, ids["bay"])
-    client.get("/dashboard")  # warm up (first-use caches)
-    few = queries("/dashboard")
-    few_sector = queries("/dashboard?sector=logistics")
+    for url in urls:
+        client.get(url)  # warm up (first-use caches)
+    few = {url: queries(url) for url in urls}
     _bulk(app, users, firms, large, scenario_id, ids["bay"])
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Booking)) == 201
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Firm)) >= 26
-    html = client.get("/dashboard").get_data(as_text=True)
-    assert figure(html, "/trials", **PERIOD) == "201"  # the bulk data is on the page
-    served = [text for path, q, text in links(html) if path == "/dashboard/firms" and q == PERIOD]
+    html = pages(client)
+    assert figure(html, "/trials", **PERIOD) == "201"  # the bulk data is on the pages
+    use = client.get("/dashboard/use").get_data(as_text=True)
+    served = [text for path, q, text in links(use) if path == "/dashboard/firms" and q == PERIOD]
     assert served == ["25", "All 25 firms served"]  # the top 20 are on the page, the rest a click away
-    many = queries("/dashboard")
-    assert many == few, "\n\n".join(statements)
-    assert queries("/dashboard?sector=logistics") == few_sector
-    assert few < 40  # and it is a handful, not one per row
+    for url in urls:
+        assert queries(url) == few[url], url + "\n\n" + "\n\n".join(statements)
+        assert few[url] < 15, url  # and it is a handful, not one per row
 
 
 def test_dashboard_numbers_are_written_exactly_as_babel_writes_them():
@@ -426,7 +486,7 @@ def test_names_from_the_data_are_escaped_in_the_tables_and_charts(world, users):
         db.session.get(Bay, ids["bay"]).code = "D-1<i>"
         db.session.get(User, users["firm"].id).firm.name = 'Own <b>"Robotics"</b> & Co'
         db.session.commit()
-    html = client.get("/dashboard?from=2026-05&to=2026-05").get_data(as_text=True)
+    html = pages(client, "from=2026-05&to=2026-05")
     assert "<script>alert" not in html and "<b>" not in html and "<i>" not in html
     assert "Bay &lt;script&gt;alert(&quot;b&quot;)&lt;/script&gt;" in html
     assert "Own &lt;b&gt;&quot;Robotics&quot;&lt;/b&gt; &amp; Co" in html

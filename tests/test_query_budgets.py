@@ -151,6 +151,8 @@ def _pages(app, history: History) -> list[tuple[str, str, str]]:
     ]
     if "/dashboard" in routes:
         pages.append(("official dashboard", "official", "/dashboard"))
+        pages += [(f"dashboard: {section}", "official", f"/dashboard/{section}")
+                  for section in ("scenarios", "trials", "incidents", "use")]
     if "/targets" in routes:
         pages.append(("targets", "official", "/targets"))
     if "/api/v1/targets" in routes:

@@ -3,6 +3,9 @@
 The official dashboard reads the monthly rollups and the (small) scenarios table, so its cost
 follows the months, bays, sectors and kinds it shows, never the number of bookings or trials
 stored: a fixed number of queries whatever the data (a test counts them at two data sizes).
+It is an overview (the targets and each section's headline numbers: ``headline``) and the
+sections of ``SECTIONS``, each a page of its own that reads only its own figures (``official``);
+the printable report reads them all.
 """
 
 from __future__ import annotations
@@ -105,6 +108,11 @@ class TrialMonth:
         return round(100.0 * self.verified_successes / self.verified_runs, 1) if self.verified_runs else None
 
 
+def share(part: float, whole: float) -> float:
+    """``part`` over ``whole`` in percent, one decimal (0 when there is no whole)."""
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
 class _Booked:
     booked_hours: float
     open_hours: float
@@ -112,7 +120,7 @@ class _Booked:
     @property
     def percent(self) -> float:
         """Booked over open hours, in percent (0 for a bay that never opened)."""
-        return round(100.0 * self.booked_hours / self.open_hours, 1) if self.open_hours else 0.0
+        return share(self.booked_hours, self.open_hours)
 
 
 @dataclass
@@ -138,25 +146,41 @@ class FirmUse:
     hours: float
 
 
+# The dashboard's sections and the figures (tables and charts) each one shows; the overview shows
+# the targets and each section's headline numbers (``Headline``), the printable report all of it.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "scenarios": ("scenarios_by_sector", "scenarios_by_mode", "scenarios_by_robot_type", "scenarios_by_month"),
+    "trials": ("trials_by_month", "trials_by_outcome", "trials_by_sector"),
+    "incidents": ("incidents_by_kind", "incidents_by_severity"),
+    "use": ("bookings_by_month", "bays", "firms"),
+}
+
+
 @dataclass
 class Official:
+    """The figures of the sections asked for (the others keep their empty defaults)."""
+
     period: Period
-    progress: list[targets.Progress]
-    scenarios_opened: int
-    scenarios_by_sector: dict[Sector, int]
-    scenarios_by_mode: dict[CollaborationMode, int]
-    scenarios_by_robot_type: dict[RobotType, int]
-    scenarios_by_month: list[tuple[date, int, int]]  # month, opened in it, cumulative within the period
-    trials_by_month: list[TrialMonth]
-    trials_total: TrialMonth
-    trials_by_outcome: dict[TrialOutcome, int]
-    trials_by_sector: dict[Sector, TrialMonth]
-    incidents_by_kind: dict[IncidentKind, int]
-    incidents_by_severity: dict[int, int]
-    incidents_open: int
-    bookings_by_month: list[MonthUse]
-    bays: list[BayUse]
-    firms_served: int
+    sections: tuple[str, ...] = ()
+    progress: list[targets.Progress] = field(default_factory=list)
+    scenarios_opened: int = 0
+    scenarios_by_sector: dict[Sector, int] = field(default_factory=dict)
+    scenarios_by_mode: dict[CollaborationMode, int] = field(default_factory=dict)
+    scenarios_by_robot_type: dict[RobotType, int] = field(default_factory=dict)
+    # month, opened in it, cumulative within the period
+    scenarios_by_month: list[tuple[date, int, int]] = field(default_factory=list)
+    trials_by_month: list[TrialMonth] = field(default_factory=list)
+    trials_total: TrialMonth | None = None
+    trials_by_outcome: dict[TrialOutcome, int] = field(default_factory=dict)
+    trials_by_sector: dict[Sector, TrialMonth] = field(default_factory=dict)
+    incidents_by_kind: dict[IncidentKind, int] = field(default_factory=dict)
+    incidents_by_severity: dict[int, int] = field(default_factory=dict)
+    incidents_open: int = 0
+    bookings_by_month: list[MonthUse] = field(default_factory=list)
+    bays: list[BayUse] = field(default_factory=list)
+    booked_minutes: int = 0  # approved or completed, every bay (retired ones too)
+    open_minutes: int = 0    # opening time of the bays in service
+    firms_served: int = 0
     firms: list[FirmUse] = field(default_factory=list)
 
     @property
@@ -169,8 +193,23 @@ class Official:
 
     @property
     def utilisation(self) -> float:
-        booked, capacity = sum(b.booked_hours for b in self.bays), sum(b.open_hours for b in self.bays)
-        return round(100.0 * booked / capacity, 1) if capacity else 0.0
+        return share(self.booked_minutes, self.open_minutes)
+
+
+@dataclass
+class Headline:
+    """The overview: the targets and each section's headline numbers, as the sections count them."""
+
+    period: Period
+    progress: list[targets.Progress]
+    scenarios_opened: int
+    trials_total: TrialMonth
+    incidents_total: int
+    incidents_open: int
+    bookings_total: int
+    utilisation: float
+    firms_served: int
+    sections: tuple[str, ...] = ()  # the overview shows no section's figures
 
 
 def _as_date(value) -> date:
@@ -329,7 +368,9 @@ def _booking_figures(period: Period) -> dict:
     if inactive:  # bays retired since: their bookings still count
         for bay in db.session.scalars(sa.select(Bay).where(Bay.id.in_(inactive)).order_by(Bay.code).options(shown)):
             uses.append(BayUse(bay, per_bay[bay.id][0], round(per_bay[bay.id][1] / 60, 1), 0.0))
-    return {"bookings_by_month": months, "bays": uses}
+    return {"bookings_by_month": months, "bays": uses,
+            "booked_minutes": sum(minutes for _n, minutes in per_bay.values()),
+            "open_minutes": sum(capacity.get(bay_id, 0) for bay_id in active)}
 
 
 @built_once
@@ -351,11 +392,74 @@ def _firm_figures(period: Period, limit: int) -> dict:
             "firms": [FirmUse(firm, int(n), round(int(minutes) / 60, 1)) for firm, n, minutes, _total in top]}
 
 
-def official(period: Period, top_firms: int = 20) -> Official:
-    """Everything on the officials' dashboard for ``period`` (a fixed number of queries)."""
-    return Official(period=period, progress=targets.all_progress(),
-                    **_scenario_figures(period), **_trial_figures(period), **_incident_figures(period),
-                    **_booking_figures(period), **_firm_figures(period, top_firms))
+def official(period: Period, sections: tuple[str, ...] = tuple(SECTIONS), with_targets: bool = True,
+             top_firms: int = 20) -> Official:
+    """The figures of ``sections`` (see ``SECTIONS``) for ``period``, and the targets' progress unless
+    told not to: a fixed number of queries for each section, whatever the data."""
+    figures = {"progress": targets.all_progress()} if with_targets else {}
+    if "scenarios" in sections:
+        figures.update(_scenario_figures(period))
+    if "trials" in sections:
+        figures.update(_trial_figures(period))
+    if "incidents" in sections:
+        figures.update(_incident_figures(period))
+    if "use" in sections:
+        figures.update(_booking_figures(period), **_firm_figures(period, top_firms))
+    return Official(period=period, sections=tuple(sections), **figures)
+
+
+@built_once
+def _headline_statement(period: Period) -> sa.Select:
+    """Each section's headline numbers summed in one statement: one row of five single-row
+    subqueries, each over the same rollup cells (or scenarios) its section reads."""
+    opened = [Scenario.status == ScenarioStatus.OPENED, Scenario.opened_at >= period.start,
+              Scenario.opened_at < period.end]
+    trial_cells = [_in_period(TrialMonthStat.month, period)]
+    incident_cells = [_in_period(IncidentMonthStat.month, period)]
+    if period.sector:
+        opened.append(Scenario.sector == period.sector)
+        trial_cells.append(TrialMonthStat.sector == period.sector.value)
+        incident_cells.append(IncidentMonthStat.sector == period.sector.value)
+    verified = TrialMonthStat.status == TrialStatus.VERIFIED.value
+
+    def total(expression, when=None):
+        summed = sa.case((when, expression), else_=0) if when is not None else expression
+        return sa.func.coalesce(sa.func.sum(summed), 0)
+
+    parts = [
+        sa.select(sa.func.count().label("scenarios")).select_from(Scenario).where(*opened),
+        sa.select(total(TrialMonthStat.trials).label("trials"),
+                  total(TrialMonthStat.trials, verified).label("verified"),
+                  total(TrialMonthStat.runs, verified).label("runs"),
+                  total(TrialMonthStat.successful_runs, verified).label("successes")).where(*trial_cells),
+        sa.select(total(IncidentMonthStat.incidents).label("incidents"),
+                  total(IncidentMonthStat.incidents, IncidentMonthStat.status == IncidentStatus.OPEN.value)
+                  .label("incidents_open")).where(*incident_cells),
+        sa.select(total(BayMonthStat.bookings).label("bookings"),
+                  total(BayMonthStat.minutes, BayMonthStat.status.in_(USED)).label("booked_minutes"))
+        .where(_in_period(BayMonthStat.month, period)),
+        sa.select(sa.func.count(sa.distinct(FirmMonthStat.firm_id)).label("firms"))
+        .where(FirmMonthStat.status == BookingStatus.COMPLETED.value, _in_period(FirmMonthStat.month, period),
+               FirmMonthStat.bookings > 0),
+    ]
+    subqueries = [part.subquery() for part in parts]
+    joined = subqueries[0]
+    for subquery in subqueries[1:]:
+        joined = joined.join(subquery, sa.true())
+    return sa.select(*(c for subquery in subqueries for c in subquery.c)).select_from(joined)
+
+
+def headline(period: Period) -> Headline:
+    """The overview's figures: the targets and each section's headline numbers (the same counts
+    the sections show, from a fixed handful of queries)."""
+    row = db.session.execute(_headline_statement(period)).one()
+    in_service = db.session.execute(sa.select(Bay.id, Bay.opening_hours).where(Bay.active.is_(True))).all()
+    capacity = open_minutes(weekly_minutes(in_service), period.first, period.last_day)
+    trials = TrialMonth(period.first, int(row.trials), int(row.verified), int(row.runs), int(row.successes))
+    return Headline(period=period, progress=targets.all_progress(), scenarios_opened=row.scenarios,
+                    trials_total=trials, incidents_total=int(row.incidents), incidents_open=int(row.incidents_open),
+                    bookings_total=int(row.bookings),
+                    utilisation=share(int(row.booked_minutes), sum(capacity.values())), firms_served=row.firms)
 
 
 def firms_served(period: Period) -> sa.Select:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from flask import url_for
 from markupsafe import Markup
 
+from ...domain.dashboard import SECTIONS
 from ...i18n import label
 from ...markup import escape, joined
 from ...models import BookingStatus, TrialStatus
@@ -58,42 +59,50 @@ class Rows:
         """``(member, n)`` pairs: the member's label, then ``n`` linked to ``drill(member)``."""
         return self.body((self.head(label(key)), self.link(drill(key), n)) for key, n in items)
 
-    def all(self, o: Official) -> dict[str, Markup]:
-        """Every table body of the dashboard, by figure name."""
+    def of(self, o: Official) -> dict[str, Markup]:
+        """The table bodies of ``o``'s sections, by figure name."""
+        build = self._builders(o)
+        return {name: build[name]() for section in o.sections for name in SECTIONS[section]}
+
+    def _builders(self, o: Official) -> dict:
         d, head, link, cell, percent = self.drill, self.head, self.link, self.cell, self.percent
         month_text = {m: m.strftime("%Y-%m") for m in o.period.months}
         return {
-            "scenarios_by_sector": self.counts(o.scenarios_by_sector.items(), lambda s: d.scenarios(sector=s.value)),
-            "scenarios_by_mode": self.counts(o.scenarios_by_mode.items(), lambda m: d.scenarios(mode=m.value)),
-            "scenarios_by_robot_type": self.counts(o.scenarios_by_robot_type.items(),
-                                                   lambda r: d.scenarios(robot_type=r.value)),
-            "scenarios_by_month": self.body(
+            "scenarios_by_sector": lambda: self.counts(o.scenarios_by_sector.items(),
+                                                       lambda s: d.scenarios(sector=s.value)),
+            "scenarios_by_mode": lambda: self.counts(o.scenarios_by_mode.items(),
+                                                     lambda m: d.scenarios(mode=m.value)),
+            "scenarios_by_robot_type": lambda: self.counts(o.scenarios_by_robot_type.items(),
+                                                           lambda r: d.scenarios(robot_type=r.value)),
+            "scenarios_by_month": lambda: self.body(
                 (head(month_text[m]), link(d.scenarios(month=m), n), cell(total))
                 for m, n, total in o.scenarios_by_month),
-            "trials_by_month": self.body(
+            "trials_by_month": lambda: self.body(
                 (head(month_text[t.month]), link(d.trials(month=t.month), t.trials),
                  link(d.trials(month=t.month, status=VERIFIED), t.verified), percent(t.success_rate))
                 for t in o.trials_by_month),
-            "trials_by_outcome": self.counts(o.trials_by_outcome.items(), lambda k: d.trials(outcome=k.value)),
-            "trials_by_sector": self.body(
+            "trials_by_outcome": lambda: self.counts(o.trials_by_outcome.items(),
+                                                     lambda k: d.trials(outcome=k.value)),
+            "trials_by_sector": lambda: self.body(
                 (head(label(s)), link(d.trials(sector=s.value), t.trials),
                  link(d.trials(sector=s.value, status=VERIFIED), t.verified), percent(t.success_rate))
                 for s, t in o.trials_by_sector.items() if t.trials),
-            "incidents_by_kind": self.counts(o.incidents_by_kind.items(), lambda k: d.incidents(kind=k.value)),
-            "incidents_by_severity": self.body(
+            "incidents_by_kind": lambda: self.counts(o.incidents_by_kind.items(),
+                                                     lambda k: d.incidents(kind=k.value)),
+            "incidents_by_severity": lambda: self.body(
                 (head(self.severity_label(s)), link(d.incidents(severity=s), n))
                 for s, n in o.incidents_by_severity.items()),
-            "bookings_by_month": self.body(
+            "bookings_by_month": lambda: self.body(
                 (head(month_text[m.month]),
                  *(link(d.bookings(month=m.month, status=s.value), m.by_status[s.value]) for s in SHOWN_STATUSES),
                  cell(m.booked_hours), percent(m.percent))
                 for m in o.bookings_by_month),
-            "bays": self.body(
+            "bays": lambda: self.body(
                 (f'<th scope="row"><abbr title="{escape(b.bay.name(self.locale))}">{escape(b.bay.code)}</abbr></th>',
                  link(d.bookings(bay_id=b.bay.id), b.bookings), cell(b.booked_hours), cell(b.open_hours),
                  percent(b.percent))
                 for b in o.bays),
-            "firms": self.body(
+            "firms": lambda: self.body(
                 (f'<th scope="row"><a href="{escape(url_for("admin.firm", firm_id=f.firm.id))}">'
                  f'{escape(f.firm.name)}</a></th>', cell(f.completed), cell(f.hours))
                 for f in o.firms),

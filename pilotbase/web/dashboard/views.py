@@ -1,11 +1,12 @@
-"""The officials' dashboard: targets, breakdowns and charts for a period, drill-downs, exports, report."""
+"""The officials' dashboard: an overview (targets, each section's headline numbers) and a tab per
+section (breakdowns and charts) for a period, drill-downs, exports, the printable report."""
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -113,7 +114,7 @@ class Numbers:
         return self.percent(value) if p.target.metric is Metric.BAY_UTILISATION_PCT else self.number(value)
 
 
-@lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=8)
 def _numbers_for(locale: str) -> Numbers:
     return Numbers(Locale.parse(locale))
 
@@ -202,6 +203,12 @@ class Drill:
     def firms(self) -> str:
         return url_for("dashboard.firms", **self.period.args())
 
+    def page(self, section: str | None = None, **extra) -> str:
+        """The dashboard's overview (or one section) for this period, e.g. for its tabs."""
+        if section is None:
+            return self._url("dashboard.index", self.period.args(**extra))
+        return self._url("dashboard.section", self.period.args(**extra), section=section)
+
     def export(self, table: str, fmt: str) -> str:
         return self._url("dashboard.export", self.period.args(), table=table, fmt=fmt)
 
@@ -215,29 +222,31 @@ class Drill:
 
 # --- charts -----------------------------------------------------------------------------------
 
-def _charts(o: Official, nums: Numbers | None = None) -> dict:
-    """The geometry of every chart on the page (labels translated, numbers in the locale)."""
+def _charts(o: Official | dashboard.Headline, nums: Numbers | None = None) -> dict:
+    """The geometry of the charts of ``o``'s sections and of its targets' burn-ups (labels translated,
+    numbers in the locale)."""
     nums = nums or _numbers()
 
     def _bars(pairs, **kw) -> charts.BarChart:
         return charts.bar_chart(pairs, fmt=kw.pop("fmt", nums.number), **kw)
 
-    out = {
-        "scenarios_by_sector": _bars((label(s), n) for s, n in o.scenarios_by_sector.items()),
-        "scenarios_by_mode": _bars((label(m), n) for m, n in o.scenarios_by_mode.items()),
-        "scenarios_by_robot_type": _bars((label(r), n) for r, n in o.scenarios_by_robot_type.items()),
-        "scenarios_by_month": _bars((m.strftime("%Y-%m"), n) for m, n, _total in o.scenarios_by_month),
-        "trials_by_month": _bars((t.month.strftime("%Y-%m"), t.trials) for t in o.trials_by_month),
-        "trials_by_outcome": _bars((label(k), n) for k, n in o.trials_by_outcome.items()),
-        "trials_by_sector": _bars(((label(s), t.success_rate or 0) for s, t in o.trials_by_sector.items()
-                                   if t.verified_runs), fmt=nums.percent, max_value=100),
-        "incidents_by_kind": _bars((label(k), n) for k, n in o.incidents_by_kind.items()),
-        "incidents_by_severity": _bars((str(_severity(s)), n) for s, n in o.incidents_by_severity.items()),
-        "bookings_by_month": _bars(((m.month.strftime("%Y-%m"), m.percent) for m in o.bookings_by_month),
-                                   fmt=nums.percent, max_value=100),
-        "bays": _bars(((b.bay.code, b.percent) for b in o.bays), fmt=nums.percent, max_value=100),
-        "firms": _bars((f.firm.name, f.completed) for f in o.firms[:10]),
+    build = {
+        "scenarios_by_sector": lambda: _bars((label(s), n) for s, n in o.scenarios_by_sector.items()),
+        "scenarios_by_mode": lambda: _bars((label(m), n) for m, n in o.scenarios_by_mode.items()),
+        "scenarios_by_robot_type": lambda: _bars((label(r), n) for r, n in o.scenarios_by_robot_type.items()),
+        "scenarios_by_month": lambda: _bars((m.strftime("%Y-%m"), n) for m, n, _total in o.scenarios_by_month),
+        "trials_by_month": lambda: _bars((t.month.strftime("%Y-%m"), t.trials) for t in o.trials_by_month),
+        "trials_by_outcome": lambda: _bars((label(k), n) for k, n in o.trials_by_outcome.items()),
+        "trials_by_sector": lambda: _bars(((label(s), t.success_rate or 0) for s, t in o.trials_by_sector.items()
+                                           if t.verified_runs), fmt=nums.percent, max_value=100),
+        "incidents_by_kind": lambda: _bars((label(k), n) for k, n in o.incidents_by_kind.items()),
+        "incidents_by_severity": lambda: _bars((str(_severity(s)), n) for s, n in o.incidents_by_severity.items()),
+        "bookings_by_month": lambda: _bars(((m.month.strftime("%Y-%m"), m.percent) for m in o.bookings_by_month),
+                                           fmt=nums.percent, max_value=100),
+        "bays": lambda: _bars(((b.bay.code, b.percent) for b in o.bays), fmt=nums.percent, max_value=100),
+        "firms": lambda: _bars((f.firm.name, f.completed) for f in o.firms[:10]),
     }
+    out = {name: build[name]() for section in o.sections for name in dashboard.SECTIONS[section]}
     for p in o.progress:
         goal = float(p.target.target_value)
         out[f"target-{p.target.id}"] = charts.burn_up(
@@ -303,29 +312,56 @@ def link(href: str, value, strong: bool = False) -> Markup:
     return Markup('<a href="%s">%s</a>') % (href, value)
 
 
-def _context(period: Period) -> dict:
-    o = dashboard.official(period)
-    n, drill = _numbers(), Drill(period)
-    return {"o": o, "period": period, "drill": drill, "charts": _charts(o, n), "describe": describe,
+def _context(o: Official | dashboard.Headline) -> dict:
+    """What the dashboard's templates read, for the figures in ``o`` (a section's, the overview's, or all)."""
+    n, drill = _numbers(), Drill(o.period)
+    return {"o": o, "period": o.period, "drill": drill, "charts": _charts(o, n), "describe": describe,
             "describe_target": lambda p: describe_target(p, n), "status_label": status_label, "fmt": n.number,
             "pct": n.percent, "target_value": n.target_value, "severity_label": _severity, "sectors": list(Sector),
-            "link": link, "rows": Rows(drill, n, _severity, _locale()).all(o), "shown_statuses": SHOWN_STATUSES}
+            "link": link, "rows": Rows(drill, n, _severity, _locale()).of(o), "shown_statuses": SHOWN_STATUSES,
+            "section_titles": SECTION_TITLES}
+
+
+# The sections' names in the tabs and page titles, in the order of the tabs (after the overview).
+SECTION_TITLES = {
+    "scenarios": _l("Scenarios"),
+    "trials": _l("Trials"),
+    "incidents": _l("Incidents"),
+    "use": _l("Use of the base"),
+}
+
+
+def _page(section: str | None) -> str:
+    """The dashboard page with its figures: the overview (targets and every section's headline
+    numbers) or one section's charts and tables; both for the period in the query string."""
+    authorize(current_user, "dashboard.view")
+    period, problems = _read_period()
+    if section is None:
+        o = dashboard.headline(period)
+    else:
+        o = dashboard.official(period, sections=(section,), with_targets=False)
+    today = local(now()).date()
+    here = functools.partial(url_for, request.endpoint, **request.view_args)  # this page, for another period
+    return render_template("dashboard/index.html", problems=problems, quick_links=_quick_links(today),
+                           section=section, here=here, **_context(o))
 
 
 @bp.get("/dashboard")
 def index():
-    authorize(current_user, "dashboard.view")
-    period, problems = _read_period()
-    today = local(now()).date()
-    return render_template("dashboard/index.html", problems=problems, quick_links=_quick_links(today),
-                           **_context(period))
+    return _page(None)
+
+
+@bp.get("/dashboard/<any(scenarios, trials, incidents, use):section>")
+def section(section: str):
+    return _page(section)
 
 
 @bp.get("/dashboard/report")
 def report():
     authorize(current_user, "dashboard.view")
     period, problems = _read_period()
-    return render_template("dashboard/report.html", problems=problems, generated_at=now(), **_context(period))
+    return render_template("dashboard/report.html", problems=problems, generated_at=now(),
+                           **_context(dashboard.official(period)))
 
 
 class RowPage:
@@ -368,7 +404,8 @@ def _table(name: str, period: Period) -> tuple[str, list, list] | None:
         return _("Firms served"), header, rows
     if name not in TABLES:
         return None
-    o = dashboard.official(period)
+    o = dashboard.official(period, sections=tuple(s for s, names in dashboard.SECTIONS.items() if name in names),
+                           with_targets=name == "targets")
     if name == "targets":
         locale = _locale()
         header = [_("Target"), _("Metric"), _("Sector"), _("Current"), _("Target value"), _("Percent"),
