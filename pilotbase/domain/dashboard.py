@@ -23,7 +23,7 @@ from ..models import (Bay, BayMonthStat, Booking, BookingStatus, CollaborationMo
                       ScenarioTag, Sector, TagKind, Trial, TrialMonthStat, TrialOutcome, TrialStatus, User)
 from . import targets
 from .errors import ValidationFailed
-from .targets import base_open_minutes, open_minutes, weekly_minutes
+from .targets import base_open_minutes, open_minutes, weekday_minutes_of_text
 from .timeutil import (at_local, built_once, local_month_index, local, month_end, month_start, months_between,
                        next_month, now, week_start)
 
@@ -123,9 +123,21 @@ class _Booked:
         return share(self.booked_hours, self.open_hours)
 
 
+@dataclass(frozen=True)
+class BayLabel:
+    """What the figures show of a bay, read as columns: a view lists every bay, and ORM objects cost
+    several times as much to load (and to expire when the request's transaction ends)."""
+
+    id: int
+    code: str
+    name_zh: str
+    name_en: str | None
+    name = Bay.name  # the model's naming rule: ``name(locale)``
+
+
 @dataclass
 class BayUse(_Booked):
-    bay: Bay
+    bay: Bay | BayLabel
     bookings: int
     booked_hours: float
     open_hours: float
@@ -141,7 +153,8 @@ class MonthUse(_Booked):
 
 @dataclass
 class FirmUse:
-    firm: Firm
+    firm_id: int
+    name: str
     completed: int
     hours: float
 
@@ -339,10 +352,15 @@ def _bay_statement(period: Period) -> sa.CompoundSelect:
     return sa.union_all(by_month, by_bay)
 
 
+def _bays(*where) -> tuple[list[BayLabel], dict[int, tuple[int, ...]]]:
+    """Bays (by code) and their opening minutes on each weekday."""
+    rows = db.session.execute(sa.select(Bay.id, Bay.code, Bay.name_zh, Bay.name_en, sa.cast(Bay.opening_hours, sa.Text))
+                              .where(*where).order_by(Bay.code)).all()
+    return [BayLabel(*row[:4]) for row in rows], {row[0]: weekday_minutes_of_text(row[4]) for row in rows}
+
+
 def _booking_figures(period: Period) -> dict:
-    # What the figures read of a bay: its code and names, and its opening hours for the capacity.
-    shown = sa.orm.load_only(Bay.code, Bay.name_zh, Bay.name_en, Bay.opening_hours, Bay.active)
-    bays = list(db.session.scalars(sa.select(Bay).where(Bay.active.is_(True)).order_by(Bay.code).options(shown)))
+    bays, weekly = _bays(Bay.active.is_(True))
     per_month: dict[date, dict[str, int]] = {m: defaultdict(int) for m in period.months}
     minutes_month: dict[date, int] = defaultdict(int)
     per_bay: dict[int, list] = defaultdict(lambda: [0, 0])
@@ -354,7 +372,6 @@ def _booking_figures(period: Period) -> dict:
         per_month[month][status] += int(n)
         if status in USED:
             minutes_month[month] += int(minutes)
-    weekly = weekly_minutes(bays)
     capacity = open_minutes(weekly, period.first, period.last_day)
     active = {b.id for b in bays}
     months = []
@@ -366,7 +383,7 @@ def _booking_figures(period: Period) -> dict:
             for b in bays]
     inactive = set(per_bay) - active
     if inactive:  # bays retired since: their bookings still count
-        for bay in db.session.scalars(sa.select(Bay).where(Bay.id.in_(inactive)).order_by(Bay.code).options(shown)):
+        for bay in _bays(Bay.id.in_(inactive))[0]:
             uses.append(BayUse(bay, per_bay[bay.id][0], round(per_bay[bay.id][1] / 60, 1), 0.0))
     return {"bookings_by_month": months, "bays": uses,
             "booked_minutes": sum(minutes for _n, minutes in per_bay.values()),
@@ -381,15 +398,16 @@ def _firm_statement(period: Period, limit: int) -> sa.Select:
               .where(FirmMonthStat.status == BookingStatus.COMPLETED.value, _in_period(FirmMonthStat.month, period),
                      FirmMonthStat.bookings > 0)
               .group_by(FirmMonthStat.firm_id).subquery())
-    return (sa.select(Firm, served.c.n, served.c.minutes, served.c.total)
-            .options(sa.orm.load_only(Firm.name)).join(served, served.c.firm_id == Firm.id)
+    return (sa.select(Firm.id, Firm.name, served.c.n, served.c.minutes, served.c.total)
+            .join(served, served.c.firm_id == Firm.id)
             .order_by(served.c.n.desc(), Firm.name).limit(limit))
 
 
 def _firm_figures(period: Period, limit: int) -> dict:
     top = db.session.execute(_firm_statement(period, limit)).all()
     return {"firms_served": top[0].total if top else 0,
-            "firms": [FirmUse(firm, int(n), round(int(minutes) / 60, 1)) for firm, n, minutes, _total in top]}
+            "firms": [FirmUse(firm_id, name, int(n), round(int(minutes) / 60, 1))
+                      for firm_id, name, n, minutes, _total in top]}
 
 
 def official(period: Period, sections: tuple[str, ...] = tuple(SECTIONS), with_targets: bool = True,
@@ -453,8 +471,7 @@ def headline(period: Period) -> Headline:
     """The overview's figures: the targets and each section's headline numbers (the same counts
     the sections show, from a fixed handful of queries)."""
     row = db.session.execute(_headline_statement(period)).one()
-    in_service = db.session.execute(sa.select(Bay.id, Bay.opening_hours).where(Bay.active.is_(True))).all()
-    capacity = open_minutes(weekly_minutes(in_service), period.first, period.last_day)
+    capacity = open_minutes(_bays(Bay.active.is_(True))[1], period.first, period.last_day)
     trials = TrialMonth(period.first, int(row.trials), int(row.verified), int(row.runs), int(row.successes))
     return Headline(period=period, progress=targets.all_progress(), scenarios_opened=row.scenarios,
                     trials_total=trials, incidents_total=int(row.incidents), incidents_open=int(row.incidents_open),

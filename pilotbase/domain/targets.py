@@ -21,6 +21,8 @@ to one sector. Counts come from the monthly rollups (see ``rollups``), so within
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -263,16 +265,25 @@ def _firms_served(today: date) -> Measurement:
 
 def weekly_minutes(bays: list[Bay]) -> dict[int, list[int]]:
     """Opening minutes of each bay on each weekday (Monday first), from its opening hours."""
-    out = {}
-    for bay in bays:
-        minutes = [0] * 7
-        for weekday, windows in (bay.opening_hours or {}).items():
-            for opens, closes in windows:
-                h1, m1 = map(int, opens.split(":"))
-                h2, m2 = map(int, closes.split(":"))
-                minutes[int(weekday)] += (h2 * 60 + m2) - (h1 * 60 + m1)
-        out[bay.id] = minutes
-    return out
+    return {bay.id: weekday_minutes(bay.opening_hours or {}) for bay in bays}
+
+
+def weekday_minutes(opening_hours: dict) -> list[int]:
+    """Opening minutes on each weekday (Monday first) of one bay's opening hours."""
+    minutes = [0] * 7
+    for weekday, windows in opening_hours.items():
+        for opens, closes in windows:
+            h1, m1 = map(int, opens.split(":"))
+            h2, m2 = map(int, closes.split(":"))
+            minutes[int(weekday)] += (h2 * 60 + m2) - (h1 * 60 + m1)
+    return minutes
+
+
+@functools.lru_cache(maxsize=1024)
+def weekday_minutes_of_text(opening_hours: str | None) -> tuple[int, ...]:
+    """``weekday_minutes`` of opening hours as stored (JSON text): a pure function of the text,
+    remembered because every dashboard view reads the hours of every bay."""
+    return tuple(weekday_minutes((json.loads(opening_hours) if opening_hours else None) or {}))
 
 
 def open_minutes(weekly: dict[int, list[int]], first: date, last: date) -> dict[int, int]:

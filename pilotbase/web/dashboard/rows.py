@@ -103,7 +103,7 @@ class Rows:
                  percent(b.percent))
                 for b in o.bays),
             "firms": lambda: self.body(
-                (f'<th scope="row"><a href="{escape(url_for("admin.firm", firm_id=f.firm.id))}">'
-                 f'{escape(f.firm.name)}</a></th>', cell(f.completed), cell(f.hours))
+                (f'<th scope="row"><a href="{escape(url_for("admin.firm", firm_id=f.firm_id))}">'
+                 f'{escape(f.name)}</a></th>', cell(f.completed), cell(f.hours))
                 for f in o.firms),
         }

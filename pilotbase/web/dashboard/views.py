@@ -244,7 +244,7 @@ def _charts(o: Official | dashboard.Headline, nums: Numbers | None = None) -> di
         "bookings_by_month": lambda: _bars(((m.month.strftime("%Y-%m"), m.percent) for m in o.bookings_by_month),
                                            fmt=nums.percent, max_value=100),
         "bays": lambda: _bars(((b.bay.code, b.percent) for b in o.bays), fmt=nums.percent, max_value=100),
-        "firms": lambda: _bars((f.firm.name, f.completed) for f in o.firms[:10]),
+        "firms": lambda: _bars((f.name, f.completed) for f in o.firms[:10]),
     }
     out = {name: build[name]() for section in o.sections for name in dashboard.SECTIONS[section]}
     for p in o.progress:
