@@ -28,6 +28,7 @@ most 1.5 times (the same export for one bay is held to the page goals).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import json
@@ -529,10 +530,35 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def measure(url: str, scale: float, requests: int, warmups: int, only: str = "") -> dict:
-    """Every endpoint, ``requests`` times, in this process; returns the figures."""
-    import resource
+class Turns:
+    """How a ``measure`` child takes turns with the other scale's child (``--interleave``): it says
+    "ready" once set up, then waits for "go" on stdin before each block of work and answers "done"
+    (or "last" after its final block) on ``channel``. Alone (no channel), it just works."""
 
+    def __init__(self, channel=None):
+        self.channel = channel
+
+    def _say(self, word: str) -> None:
+        if self.channel:
+            self.channel.write(word + "\n")
+            self.channel.flush()
+
+    def ready(self) -> None:
+        self._say("ready")
+
+    @contextlib.contextmanager
+    def turn(self, last: bool = False):
+        if self.channel and sys.stdin.readline().strip() != "go":
+            raise SystemExit("bench: stopped by the parent")
+        yield
+        self._say("last" if last else "done")
+
+
+ROUNDS_PER_TURN = 5
+
+
+def measure(url: str, scale: float, requests: int, warmups: int, only: str = "", turns: Turns | None = None) -> dict:
+    """Every endpoint, ``requests`` times, in this process; returns the figures."""
     import sqlalchemy as sa
     from flask import Flask, Response
 
@@ -611,16 +637,34 @@ def measure(url: str, scale: float, requests: int, warmups: int, only: str = "")
 
     # The pages are measured in rounds, one request to each per round, so that a stretch of slow
     # requests from the machine (they come in bursts of a dozen or so on a shared 2-core VM) lands
-    # on every page a little rather than on whichever page was being measured then. The writes
-    # change what the pages show, so they run after the rounds, each endpoint in turn.
-    for i in range(n_total):
+    # on every page a little rather than on whichever page was being measured then. The rounds run
+    # in blocks that take turns with the other scale's child (``Turns``), so that the machine's
+    # slower and faster spells (its speed drifts by a quarter within the hour) land on both scales
+    # alike and the growth ratio compares like with like. The writes change what the pages show,
+    # so they run after the rounds, each endpoint in turn.
+    turns = turns or Turns()
+    turns.ready()
+    reads = [ep for ep in eps if not ep.writes]
+    for first in range(0, n_total, ROUNDS_PER_TURN):
+        with turns.turn():
+            for i in range(first, min(first + ROUNDS_PER_TURN, n_total)):
+                for ep in reads:
+                    run(ep, i)
+    with turns.turn():
         for ep in eps:
-            if not ep.writes:
-                run(ep, i)
-    for ep in eps:
-        if ep.writes:
-            for i in range(n_total):
-                run(ep, i)
+            if ep.writes:
+                for i in range(n_total):
+                    run(ep, i)
+    with turns.turn(last=True):
+        return _figures(app, fx, eps, runs, bare_p50, upload_dir, scale)
+
+
+def _figures(app, fx: Fixture, eps: list[Endpoint], runs: dict, bare_p50: Callable, upload_dir: str,
+             scale: float) -> dict:
+    """The figures of one scale from its timed requests (the same-bytes baselines measured now)."""
+    import resource
+
+    from pilotbase.extensions import db
 
     results = []
     for ep in eps:
@@ -634,7 +678,8 @@ def measure(url: str, scale: float, requests: int, warmups: int, only: str = "")
             "name": ep.name, "role": ep.role, "method": ep.make(0).method if ep.status != 201 else "POST",
             "path": _path_template(ep, fx), "shows": ep.shows, "requests": len(times),
             "p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "max_ms": round(max(times) * 1000, 2),
-            "queries": statistics.mode(counts), "queries_range": [min(counts), max(counts)], "bytes": size, "bare_p50_ms": round(base, 3),
+            "queries": statistics.mode(counts), "queries_range": [min(counts), max(counts)], "bytes": size,
+            "bare_p50_ms": round(base, 3),
             "ratio_to_bare": round(p50 / base, 1) if base else None,
             "per_rows": ep.per_rows, "rows_shown": shown,
             "p95_ms_per_1000_rows": round(p95 * 1000 / shown, 2) if shown else None,
@@ -836,6 +881,48 @@ def _child(args: list[str]) -> dict:
         out.unlink(missing_ok=True)
 
 
+def _measure_together(jobs: dict[float, list[str]]) -> dict[float, dict]:
+    """Measure every scale at once: a child process per scale (its peak memory its own), the
+    children taking turns block by block (``Turns``), one working at a time."""
+    children = []
+    try:
+        for scale, args in jobs.items():
+            fd, name = tempfile.mkstemp(suffix=".json")
+            os.close(fd)
+            proc = subprocess.Popen([PYTHON, str(Path(__file__).resolve()), *args, "--out", name, "--interleave"],
+                                    cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            children.append((scale, proc, Path(name)))
+        for scale, proc, _out in children:  # set up side by side, then measured in turns
+            if proc.stdout.readline().strip() != "ready":
+                raise SystemExit(f"bench: measuring scale {scale:g} failed while setting up")
+        waiting = list(children)
+        while waiting:
+            for child in list(waiting):
+                scale, proc, _out = child
+                try:
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+                except BrokenPipeError:
+                    raise SystemExit(f"bench: measuring scale {scale:g} failed") from None
+                answer = proc.stdout.readline().strip()
+                if answer == "last":
+                    waiting.remove(child)
+                elif answer != "done":
+                    raise SystemExit(f"bench: measuring scale {scale:g} failed")
+        results = {}
+        for scale, proc, out in children:
+            if proc.wait() != 0:
+                raise SystemExit(f"bench: measuring scale {scale:g} failed")
+            results[scale] = json.loads(out.read_text())
+        return results
+    finally:
+        for _scale, proc, out in children:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            out.unlink(missing_ok=True)
+
+
 def machine(engine: Engine) -> dict:
     info = {"nproc": os.cpu_count(), "python": platform.python_version(), "engine": engine.name,
             "platform": platform.platform(), "cpu": _cpu_model()}
@@ -957,6 +1044,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--warmups", type=int, default=5)
     m.add_argument("--only", default="")
     m.add_argument("--out", required=True)
+    m.add_argument("--interleave", action="store_true", help="take turns with the parent (see Turns)")
     tg = sub.add_parser("targets", help="(internal) load seeds/targets.json into a built database")
     tg.add_argument("--url", required=True)
     ld = sub.add_parser("load", help="(internal) the gunicorn load run on one database")
@@ -968,8 +1056,13 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(ROOT))
     if args.command == "measure":
+        turns = None
+        if args.interleave:  # stdout carries the turns; this child's own output goes to stderr
+            sys.stdout.flush()
+            turns = Turns(os.fdopen(os.dup(1), "w"))
+            os.dup2(2, 1)
         print(f"bench: scale {args.scale:g}, {args.requests} requests per endpoint", flush=True)
-        data = measure(args.url, args.scale, args.requests, args.warmups, args.only)
+        data = measure(args.url, args.scale, args.requests, args.warmups, args.only, turns)
         Path(args.out).write_text(json.dumps(data))
         return 0
     if args.command == "targets":
@@ -988,11 +1081,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for scale in scales:
             engine.cached(scale)
+        jobs = {}
         for scale in scales:
             url = engine.working_copy(scale, "measure")
             copies.append(url)
-            by_scale[scale] = _child(["measure", "--url", url, "--scale", f"{scale:g}", "--requests",
-                                      str(args.requests), "--warmups", str(args.warmups), "--only", args.only])
+            jobs[scale] = ["measure", "--url", url, "--scale", f"{scale:g}", "--requests", str(args.requests),
+                           "--warmups", str(args.warmups), "--only", args.only]
+        by_scale = _measure_together(jobs)
         load = None
         if not args.no_load and SCALES[1] in scales:
             url = engine.working_copy(SCALES[1], "load")
