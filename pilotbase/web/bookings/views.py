@@ -556,7 +556,7 @@ def list_table_body(rows: list[ListRow], show_firm: bool, next_url: str) -> Mark
                 f'                <button type="submit" class="secondary">{cancel_booking}</button>\n'
                 f'              </fieldset>\n            </form>\n          </details>')
         out.append(
-            f'\n      <tr>\n        <td><a href="{escape(row.url)}">{time_span(b.starts_at, b.ends_at)}</a></td>\n'
+            f'\n      <tr>\n        <td><a href="{escape(row.url)}">{time_span(b.starts_at, b.ends_at, locale)}</a></td>\n'
             f'        <td><strong>{escape(b.bay.code)}</strong> {escape(b.bay.name(locale))}</td>{firm}\n'
             f'        <td class="purpose">{escape(truncate(b.purpose))}</td>\n'
             f'        <td><span class="badge badge-{escape(b.status.value)}">{escape(row.status_label)}</span></td>\n'
@@ -669,8 +669,12 @@ class SectionPage:
 
 
 def _list_page(form, filters: dict, checked: drilldown.Checked, status: int | None = None):
-    # The rows show a bay's code and name and a firm's name: nothing else of them is loaded.
+    # The rows show a booking's time, bay, firm, purpose and status, and ``allowed`` reads its firm:
+    # nothing else is loaded (each further time column was a timestamp parsed per row), and reading
+    # anything else raises rather than loading it row by row.
     base = bookings.bookings_query(current_user, **filters).options(
+        load_only(Booking.id, Booking.bay_id, Booking.firm_id, Booking.starts_at, Booking.ends_at, Booking.status,
+                  Booking.purpose, raiseload=True),
         defaultload(Booking.bay).load_only(Bay.code, Bay.name_zh, Bay.name_en),
         defaultload(Booking.firm).load_only(Firm.name))
     current = timeutil.now()
