@@ -10,7 +10,7 @@ from itertools import islice
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only, selectinload
 
 from ..extensions import db
 from ..models import HOLDING, Bay, BayCapability, Blackout, Booking, BookingStatus, Capability, CollaborationMode, User
@@ -314,6 +314,7 @@ def availability(bay: Bay, start: datetime, end: datetime,
 # maximum may exceed seven days (``_bay_data``): a booking overlapping an instant starts less than this before it.
 LONGEST_BOOKING = timedelta(days=7)
 _HOLDING_KEYS = frozenset(status.value for status in HOLDING)
+HOLDS_PER_FETCH = 100  # holds fetched at a time as the search reads them
 
 
 def find_free_slots(*, capabilities: list[str], min_hours: float, start: datetime, end: datetime,
@@ -326,8 +327,12 @@ def find_free_slots(*, capabilities: list[str], min_hours: float, start: datetim
     The holds and blackouts come from two indexed queries, the holds read in start order only as
     far as the search gets.
     """
-    # What each bay offers is not needed here: skip the query loading it.
-    bays = list(db.session.scalars(bays_query(capabilities, with_capabilities=False)))
+    # What each bay offers is not needed here (skip the query loading it), nor its zone, description
+    # or modes: only the rules and hours the search applies and the name the results show.
+    shown = load_only(Bay.code, Bay.name_zh, Bay.name_en, Bay.opening_hours, Bay.granularity_minutes,
+                      Bay.min_duration_minutes, Bay.max_duration_minutes, Bay.min_notice_hours, Bay.horizon_days,
+                      Bay.active, raiseload=True)
+    bays = list(db.session.scalars(bays_query(capabilities, with_capabilities=False).options(shown)))
     current = now()
     need = timedelta(hours=min_hours)
     searched = []  # (bay, earliest, latest) of the bays that can offer such a slot at all
@@ -378,7 +383,10 @@ class _Holds:
         later = sa.select(*columns).where((Booking.bay_id + 0).in_(bay_ids), Booking.starts_at > start,
                                           Booking.starts_at < end)
         query = sa.union_all(begun, later)
-        self._result = db.session.connection().execute(query.order_by(query.selected_columns.starts_at))
+        # A server-side cursor on PostgreSQL (psycopg's client-side one would take every hold of the
+        # window over before the first is read); SQLite's cursor steps lazily as it is.
+        self._result = db.session.connection().execute(query.order_by(query.selected_columns.starts_at),
+                                                       execution_options={"yield_per": HOLDS_PER_FETCH})
         self._rows = iter(self._result)
         self._instants: dict[datetime, datetime] = {}
         self._read_to = start - LONGEST_BOOKING  # every hold starting before this has been read
