@@ -554,7 +554,7 @@ class Turns:
         self._say("last" if last else "done")
 
 
-ROUNDS_PER_TURN = 5
+ROUNDS_PER_TURN = 40
 
 
 def measure(url: str, scale: float, requests: int, warmups: int, only: str = "", turns: Turns | None = None) -> dict:
