@@ -18,7 +18,8 @@ ENTRIES = {
     ("dashboard.section", "GET"): [("/dashboard/scenarios", None, only(READERS)),
                                    ("/dashboard/trials?sector=logistics", None, only(READERS)),
                                    ("/dashboard/incidents?from=2026-13", None, only(READERS)),
-                                   ("/dashboard/use?from=2026-01&to=2026-03", None, only(READERS))],
+                                   ("/dashboard/use?from=2026-01&to=2026-03", None, only(READERS)),
+                                   ("/dashboard/firms-served", None, only(READERS))],
     ("dashboard.report", "GET"): [("/dashboard/report?from=2026-01&to=2026-03", None, only(READERS))],
     ("dashboard.firms", "GET"): [("/dashboard/firms", None, only(READERS))],
     ("dashboard.export", "GET"): [

@@ -116,7 +116,7 @@ def scenario_link(html, first="2026-01", last="2026-05", **params):
     return figure(html, "/scenarios", opened_from=first, opened_to=last, **params)
 
 
-SECTIONS = ("scenarios", "trials", "incidents", "use")
+SECTIONS = ("scenarios", "trials", "incidents", "use", "firms-served")
 
 
 def pages(client, query: str = "") -> str:
@@ -198,7 +198,7 @@ def test_the_tabs_keep_the_period_and_say_where_the_reader_is(world):
     tabs = re.search(r'<nav class="dash-tabs".*?</nav>', html, re.S).group(0)
     assert [(p, q) for p, q, _text in links(tabs)] == [
         ("/dashboard", query), ("/dashboard/scenarios", query), ("/dashboard/trials", query),
-        ("/dashboard/incidents", query), ("/dashboard/use", query)]
+        ("/dashboard/incidents", query), ("/dashboard/use", query), ("/dashboard/firms-served", query)]
     assert re.search(r'<a href="[^"]*/dashboard/trials\?[^"]*" aria-current="page">Trials</a>', tabs)
     assert tabs.count("aria-current") == 1
     assert "<title>Trials · Dashboard" in html
@@ -451,8 +451,8 @@ def test_the_dashboard_costs_the_same_queries_with_5_or_200_bookings(world, user
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Firm)) >= 26
     html = pages(client)
     assert figure(html, "/trials", **PERIOD) == "201"  # the bulk data is on the pages
-    use = client.get("/dashboard/use").get_data(as_text=True)
-    served = [text for path, q, text in links(use) if path == "/dashboard/firms" and q == PERIOD]
+    tab = client.get("/dashboard/firms-served").get_data(as_text=True)
+    served = [text for path, q, text in links(tab) if path == "/dashboard/firms" and q == PERIOD]
     assert served == ["25", "All 25 firms served"]  # the top 20 are on the page, the rest a click away
     for url in urls:
         assert queries(url) == few[url], url + "\n\n" + "\n\n".join(statements)

@@ -165,7 +165,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "scenarios": ("scenarios_by_sector", "scenarios_by_mode", "scenarios_by_robot_type", "scenarios_by_month"),
     "trials": ("trials_by_month", "trials_by_outcome", "trials_by_sector"),
     "incidents": ("incidents_by_kind", "incidents_by_severity"),
-    "use": ("bookings_by_month", "bays", "firms"),
+    "use": ("bookings_by_month", "bays"),
+    "firms-served": ("firms",),
 }
 
 
@@ -422,7 +423,9 @@ def official(period: Period, sections: tuple[str, ...] = tuple(SECTIONS), with_t
     if "incidents" in sections:
         figures.update(_incident_figures(period))
     if "use" in sections:
-        figures.update(_booking_figures(period), **_firm_figures(period, top_firms))
+        figures.update(_booking_figures(period))
+    if "firms-served" in sections:
+        figures.update(_firm_figures(period, top_firms))
     return Official(period=period, sections=tuple(sections), **figures)
 
 

@@ -328,6 +328,7 @@ SECTION_TITLES = {
     "trials": _l("Trials"),
     "incidents": _l("Incidents"),
     "use": _l("Use of the base"),
+    "firms-served": _l("Firms served"),
 }
 
 
@@ -351,7 +352,7 @@ def index():
     return _page(None)
 
 
-@bp.get("/dashboard/<any(scenarios, trials, incidents, use):section>")
+@bp.get("/dashboard/<any(scenarios, trials, incidents, use, 'firms-served'):section>")
 def section(section: str):
     return _page(section)
 
