@@ -146,13 +146,14 @@ def _pages(app, history: History) -> list[tuple[str, str, str]]:
         ("scenario review queue", "operator", "/scenarios/review"),
         ("trial verification queue", "operator", "/trials/queue"),
         ("firm bookings", "firm", "/bookings"),
+        ("bookings list, staff", "operator", "/bookings"),
         ("CSV export of a month", "operator", f"/bookings/export.csv?from={month}&to={month}"),
         ("API bookings", "api:firm", "/api/v1/bookings?per_page=50"),
     ]
     if "/dashboard" in routes:
         pages.append(("official dashboard", "official", "/dashboard"))
         pages += [(f"dashboard: {section}", "official", f"/dashboard/{section}")
-                  for section in ("scenarios", "trials", "incidents", "use")]
+                  for section in ("scenarios", "trials", "incidents", "use", "firms-served")]
     if "/targets" in routes:
         pages.append(("targets", "official", "/targets"))
     if "/api/v1/targets" in routes:

@@ -80,6 +80,8 @@ class Booking(Base):
         sa.Index("ix_bookings_firm_time", "firm_id", "starts_at"),
         sa.Index("ix_bookings_firm_status_ends", "firm_id", "status", "ends_at"),  # a firm's upcoming/pending
         sa.Index("ix_bookings_status_created", "status", "created_at"),
+        # Staff's upcoming and pending sections: in list order (start, id), counted from the index alone.
+        sa.Index("ix_bookings_status_starts", "status", "starts_at", "id", "ends_at"),
         # Month filters on the bookings list and export read by start alone.
         sa.Index("ix_bookings_starts_at", "starts_at"),
     )
