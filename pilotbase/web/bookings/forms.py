@@ -13,6 +13,7 @@ from ...i18n import LABELS
 from ...models import BookingStatus, Capability
 from .. import DateField, DateTimeLocalField, choices
 from ..overview.drilldown import PeriodField
+from ..widgets import LongSelect
 
 # What a datetime-local input sends (and what the week calendar and finder put in links).
 LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -71,8 +72,8 @@ class ListFilterForm(FlaskForm):
         csrf = False  # a GET filter: nothing changes
 
     status = SelectField(_l("Status"), choices=status_choices, validators=[Optional()])
-    bay_id = SelectField(_l("Bay"), choices=[], validators=[Optional()])
-    firm_id = SelectField(_l("Firm"), choices=[], validators=[Optional()])
+    bay_id = SelectField(_l("Bay"), choices=[], validators=[Optional()], widget=LongSelect())
+    firm_id = SelectField(_l("Firm"), choices=[], validators=[Optional()], widget=LongSelect())
     date_from = PeriodField(_l("Starts from (month or day)"), name="from", days=True)
     date_to = PeriodField(_l("Starts until (month or day)"), name="to", days=True)
 

@@ -11,6 +11,7 @@ from ...i18n import LABELS, SEVERITY_LABELS
 from ...models import IncidentKind, IncidentStatus, Sector
 from .. import choices
 from ..overview.drilldown import PeriodField
+from ..widgets import LongSelect
 
 
 def status_choices():
@@ -42,8 +43,8 @@ class IncidentFilterForm(FlaskForm):
     status = SelectField(_l("Status"), choices=status_choices, validators=[Optional()])
     kind = SelectField(_l("Kind"), choices=kind_choices, validators=[Optional()])
     severity = SelectField(_l("Severity"), choices=severity_choices, validators=[Optional()])
-    scenario_id = SelectField(_l("Scenario"), choices=[], validators=[Optional()])
-    firm_id = SelectField(_l("Firm"), choices=[], validators=[Optional()])
+    scenario_id = SelectField(_l("Scenario"), choices=[], validators=[Optional()], widget=LongSelect())
+    firm_id = SelectField(_l("Firm"), choices=[], validators=[Optional()], widget=LongSelect())
     serious = BooleanField(_l("Serious only (severity 3–4 or an injury)"))
 
 

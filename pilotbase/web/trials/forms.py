@@ -14,6 +14,7 @@ from ...i18n import LABELS, SEVERITY_LABELS
 from ...models import IncidentKind, RobotType, Sector, TrialOutcome, TrialStatus
 from .. import DateTimeLocalField, choices
 from ..overview.drilldown import PeriodField
+from ..widgets import LongSelect
 
 # What a datetime-local input sends.
 LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -194,8 +195,8 @@ class TrialFilterForm(FlaskForm):
     date_to = PeriodField(_l("Ran until (month)"), name="to")
     status = SelectField(_l("Status"), choices=status_choices, validators=[Optional()])
     outcome = SelectField(_l("Outcome"), choices=outcome_filter_choices, validators=[Optional()])
-    scenario_id = SelectField(_l("Scenario"), choices=[], validators=[Optional()])
-    firm_id = SelectField(_l("Firm"), choices=[], validators=[Optional()])
+    scenario_id = SelectField(_l("Scenario"), choices=[], validators=[Optional()], widget=LongSelect())
+    firm_id = SelectField(_l("Firm"), choices=[], validators=[Optional()], widget=LongSelect())
 
 
 class RobotFilterForm(FlaskForm):
