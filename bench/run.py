@@ -484,15 +484,18 @@ def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
         Endpoint("scenario review queue", "operator", get("/scenarios/review"), shows="submitted scenarios"),
         Endpoint("trial verification queue", "operator", get("/trials/queue"), shows="recorded trials"),
         Endpoint("firm bookings", "firm", get("/bookings"), shows="the busiest firm's bookings"),
+        Endpoint("bookings list, staff", "operator", get("/bookings"),
+                 shows="every firm's bookings: 25 upcoming, 25 pending, 25 past"),
     ]
     if "/dashboard" in routes:
         eps.append(Endpoint("official dashboard", "official", get("/dashboard"),
                             shows="overview of this year so far: targets, each section's headline"))
-    if "/dashboard/<any(scenarios, trials, incidents, use):section>" in routes:
+    if any(rule.startswith("/dashboard/<any(") for rule in routes):
         for section, shows in (("scenarios", "opened scenarios by sector, mode, robot type, month"),
                                ("trials", "trials by month, outcome, sector"),
                                ("incidents", "incidents by kind, severity"),
-                               ("use", "bookings by month, every bay, the 20 firms served most")):
+                               ("use", "bookings by month, every bay"),
+                               ("firms-served", "the 20 firms served most")):
             eps.append(Endpoint(f"dashboard: {section}", "official", get(f"/dashboard/{section}"), shows=shows))
     if "/targets" in routes:
         eps.append(Endpoint("targets", "official", get("/targets"), shows="every target with progress"))
