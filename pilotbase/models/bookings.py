@@ -78,7 +78,8 @@ class Booking(Base):
         # Calendars, availability and overlap checks read one bay's bookings by time.
         sa.Index("ix_bookings_bay_time", "bay_id", "starts_at", "ends_at"),
         sa.Index("ix_bookings_firm_time", "firm_id", "starts_at"),
-        sa.Index("ix_bookings_firm_status_ends", "firm_id", "status", "ends_at"),  # a firm's upcoming/pending
+        # A firm's bookings by status in list order (its upcoming and pending sections, its quota).
+        sa.Index("ix_bookings_firm_status_starts", "firm_id", "status", "starts_at", "id", "ends_at"),
         sa.Index("ix_bookings_status_created", "status", "created_at"),
         # Staff's upcoming and pending sections: in list order (start, id), counted from the index alone.
         sa.Index("ix_bookings_status_starts", "status", "starts_at", "id", "ends_at"),

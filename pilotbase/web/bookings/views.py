@@ -649,7 +649,7 @@ def _filters(shown: bool = True) -> tuple[ListFilterForm, dict, drilldown.Checke
 
 class SectionPage:
     """One page of a section of the list (upcoming, pending): its rows in start order, and its
-    total from a count that an index answers (``ix_bookings_firm_status_ends`` for a firm,
+    total from a count that an index answers (``ix_bookings_firm_status_starts`` for a firm,
     ``ix_bookings_status_starts`` for staff). Two statements whatever the section holds: a count
     taken with the rows (``count(*) OVER ()``) had the database read and sort every row of the
     section first, for staff the whole base's upcoming bookings. ``param`` names the page in the
