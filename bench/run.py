@@ -484,8 +484,6 @@ def endpoints(app, fx: Fixture, n_total: int) -> list[Endpoint]:
         Endpoint("scenario review queue", "operator", get("/scenarios/review"), shows="submitted scenarios"),
         Endpoint("trial verification queue", "operator", get("/trials/queue"), shows="recorded trials"),
         Endpoint("firm bookings", "firm", get("/bookings"), shows="the busiest firm's bookings"),
-        Endpoint("bookings list, staff", "operator", get("/bookings"),
-                 shows="every firm's bookings: 25 upcoming, 25 pending, 25 past"),
     ]
     if "/dashboard" in routes:
         eps.append(Endpoint("official dashboard", "official", get("/dashboard"),
