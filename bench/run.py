@@ -8,10 +8,10 @@ What it does (see bench/README.md for how to read the figures):
    A built database is cached, keyed by scale, engine and the git blob hashes of
    ``pilotbase/synthetic.py`` and ``migrations/versions/*`` (change either and it is rebuilt);
    each run works on a fresh copy, so the cache stays as built.
-2. For each scale, in a child process of its own (so its peak memory is its own): signs in once
-   per role (a bench user per role, created in the copy), then requests every daily page and
-   endpoint through the WSGI app (``app.test_client()``): a few warm-ups, then ``--requests``
-   timed requests each. For every one it records p50/p95, the SQL statements per request
+2. For each scale, in a child process of its own (so its peak memory is its own), both scales at
+   once and taking turns (``Turns``): signs in once per role (a bench user per role, created in
+   the copy), then requests every daily page and endpoint through the WSGI app
+   (``app.test_client()``): a few warm-ups, then ``--requests`` timed requests each. For every one it records p50/p95, the SQL statements per request
    (a ``before_cursor_execute`` counter), the response size, and the p50 of a bare Flask app
    serving the same number of bytes measured the same way right after it.
 3. Compares the scales (growth = p95 at 1.0 / p95 at 0.1, query counts equal), then runs a bounded
