@@ -1036,7 +1036,8 @@ def _rows(rows: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
-    parser.add_argument("--requests", type=int, default=REQUESTS, help=f"timed requests per endpoint (default {REQUESTS})")
+    parser.add_argument("--requests", type=int, default=REQUESTS,
+                        help=f"timed requests per endpoint (default {REQUESTS})")
     parser.add_argument("--warmups", type=int, default=5)
     parser.add_argument("--scales", default=",".join(f"{s:g}" for s in SCALES))
     parser.add_argument("--only", default="", help="measure only endpoints whose name contains this")

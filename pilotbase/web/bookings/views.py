@@ -555,8 +555,9 @@ def list_table_body(rows: list[ListRow], show_firm: bool, next_url: str) -> Mark
                 f'                <input id="cancel-reason-{b.id}" name="reason" maxlength="500">\n'
                 f'                <button type="submit" class="secondary">{cancel_booking}</button>\n'
                 f'              </fieldset>\n            </form>\n          </details>')
+        span = time_span(b.starts_at, b.ends_at, locale)
         out.append(
-            f'\n      <tr>\n        <td><a href="{escape(row.url)}">{time_span(b.starts_at, b.ends_at, locale)}</a></td>\n'
+            f'\n      <tr>\n        <td><a href="{escape(row.url)}">{span}</a></td>\n'
             f'        <td><strong>{escape(b.bay.code)}</strong> {escape(b.bay.name(locale))}</td>{firm}\n'
             f'        <td class="purpose">{escape(truncate(b.purpose))}</td>\n'
             f'        <td><span class="badge badge-{escape(b.status.value)}">{escape(row.status_label)}</span></td>\n'
