@@ -10,7 +10,9 @@ from flask import current_app, g, has_app_context, has_request_context, request,
 from flask_babel import Domain, format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+from .markup import escape, joined
 
 from .models import (BookingStatus, Capability, CollaborationMode, FirmStatus, IncidentKind, IncidentStatus,
                      InteractionLevel, Language, Metric, RiskLevel, Role, RobotType, ScenarioStatus, Sector,
@@ -77,25 +79,24 @@ def dateformat(value, format=None, rebase=True):
 
 @lru_cache(maxsize=8)
 def _weekday_names(locale: str) -> tuple[str, ...]:
-    """Abbreviated weekday names, Monday first (Babel's 'EEE'), escaped for HTML."""
+    """Abbreviated weekday names, Monday first (Babel's 'EEE')."""
     names = get_day_names("abbreviated", locale=locale)
-    return tuple(str(escape(names[i])) for i in range(7))
+    return tuple(names[i] for i in range(7))
 
 
 def time_span(start: datetime, end: datetime, locale: str | None = None) -> Markup:
     """A booking's (or any window's) time as every page writes it, in the base's zone:
     'yyyy-MM-dd EEE HH:mm–HH:mm', the end's date too when it ends on another day, each end in a
     ``<time>``. One function, not a macro: the booking tables write it for every row (passing the
-    request's ``locale``). Written as one f-string: its parts are digits, ISO times and the
-    (escaped) weekday names."""
+    request's ``locale``). Written as one f-string, each value through ``escape`` (``markup``'s rule)."""
     from .domain.timeutil import base_zone
 
     zone = base_zone()
     s, e = start.astimezone(zone), end.astimezone(zone)
-    first = f"{s:%Y-%m-%d} {_weekday_names(locale or str(get_locale()))[s.weekday()]} {s:%H:%M}"
+    first = escape(f"{s:%Y-%m-%d} {_weekday_names(locale or str(get_locale()))[s.weekday()]} {s:%H:%M}")
     last = f"{e:%H:%M}" if e.date() == s.date() else f"{e:%Y-%m-%d %H:%M}"
-    return Markup(f'<span class="span"><time datetime="{start.isoformat()}">{first}</time>–'
-                  f'<time datetime="{end.isoformat()}">{last}</time></span>')
+    return joined((f'<span class="span"><time datetime="{escape(start.isoformat())}">{first}</time>–'
+                   f'<time datetime="{escape(end.isoformat())}">{escape(last)}</time></span>',))
 
 
 def booking_span(start: datetime, end: datetime) -> Markup:
