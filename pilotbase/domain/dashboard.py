@@ -235,12 +235,32 @@ def _in_period(column, period: Period):
     return sa.and_(column >= period.first, column <= period.last)
 
 
-@built_once
-def _scenario_statements(period: Period) -> tuple[sa.Select, sa.Select]:
+def _opened_in(period: Period) -> list:
+    """The scenarios the period's figures count: opened in it and open now, of its sector if any."""
     opened = [Scenario.status == ScenarioStatus.OPENED, Scenario.opened_at >= period.start,
               Scenario.opened_at < period.end]
     if period.sector:
         opened.append(Scenario.sector == period.sector)
+    return opened
+
+
+def _sector_cells(stat, period: Period) -> list:
+    """The cells of a rollup with a sector (trials, incidents) in the period, of its sector if any."""
+    cells = [_in_period(stat.month, period)]
+    if period.sector:
+        cells.append(stat.sector == period.sector.value)
+    return cells
+
+
+def _served_cells(period: Period) -> list:
+    """The firm cells behind "firms served": completed bookings in the period."""
+    return [FirmMonthStat.status == BookingStatus.COMPLETED.value, _in_period(FirmMonthStat.month, period),
+            FirmMonthStat.bookings > 0]
+
+
+@built_once
+def _scenario_statements(period: Period) -> tuple[sa.Select, sa.Select]:
+    opened = _opened_in(period)
     cells = (sa.select(Scenario.sector, local_month_index(Scenario.opened_at, period.months).label("month"))
              .where(*opened).subquery())
     by_sector_month = sa.select(cells.c.sector, cells.c.month, sa.func.count()).group_by(cells.c.sector, cells.c.month)
@@ -278,9 +298,7 @@ def _trial_statement(period: Period) -> sa.CompoundSelect:
     """Trial cells of the period summed three ways (by month, by sector, by outcome) in one statement."""
     cells = (sa.select(TrialMonthStat.month, TrialMonthStat.sector, TrialMonthStat.status, TrialMonthStat.outcome,
                        TrialMonthStat.trials, TrialMonthStat.runs, TrialMonthStat.successful_runs)
-             .where(_in_period(TrialMonthStat.month, period), TrialMonthStat.trials > 0))
-    if period.sector:
-        cells = cells.where(TrialMonthStat.sector == period.sector.value)
+             .where(*_sector_cells(TrialMonthStat, period), TrialMonthStat.trials > 0))
     c = cells.subquery()
     verified = c.c.status == TrialStatus.VERIFIED.value
 
@@ -321,10 +339,8 @@ def _trial_figures(period: Period) -> dict:
 def _incident_statement(period: Period) -> sa.Select:
     query = (sa.select(IncidentMonthStat.kind, IncidentMonthStat.severity, IncidentMonthStat.status,
                        sa.func.sum(IncidentMonthStat.incidents))
-             .where(_in_period(IncidentMonthStat.month, period))
+             .where(*_sector_cells(IncidentMonthStat, period))
              .group_by(IncidentMonthStat.kind, IncidentMonthStat.severity, IncidentMonthStat.status))
-    if period.sector:
-        query = query.where(IncidentMonthStat.sector == period.sector.value)
     return query
 
 
@@ -396,9 +412,7 @@ def _firm_statement(period: Period, limit: int) -> sa.Select:
     """The firms served most, with every served firm's count beside them (a window count)."""
     served = (sa.select(FirmMonthStat.firm_id, sa.func.sum(FirmMonthStat.bookings).label("n"),
                         sa.func.sum(FirmMonthStat.minutes).label("minutes"), sa.func.count().over().label("total"))
-              .where(FirmMonthStat.status == BookingStatus.COMPLETED.value, _in_period(FirmMonthStat.month, period),
-                     FirmMonthStat.bookings > 0)
-              .group_by(FirmMonthStat.firm_id).subquery())
+              .where(*_served_cells(period)).group_by(FirmMonthStat.firm_id).subquery())
     return (sa.select(Firm.id, Firm.name, served.c.n, served.c.minutes, served.c.total)
             .join(served, served.c.firm_id == Firm.id)
             .order_by(served.c.n.desc(), Firm.name).limit(limit))
@@ -433,14 +447,6 @@ def official(period: Period, sections: tuple[str, ...] = tuple(SECTIONS), with_t
 def _headline_statement(period: Period) -> sa.Select:
     """Each section's headline numbers summed in one statement: one row of five single-row
     subqueries, each over the same rollup cells (or scenarios) its section reads."""
-    opened = [Scenario.status == ScenarioStatus.OPENED, Scenario.opened_at >= period.start,
-              Scenario.opened_at < period.end]
-    trial_cells = [_in_period(TrialMonthStat.month, period)]
-    incident_cells = [_in_period(IncidentMonthStat.month, period)]
-    if period.sector:
-        opened.append(Scenario.sector == period.sector)
-        trial_cells.append(TrialMonthStat.sector == period.sector.value)
-        incident_cells.append(IncidentMonthStat.sector == period.sector.value)
     verified = TrialMonthStat.status == TrialStatus.VERIFIED.value
 
     def total(expression, when=None):
@@ -448,20 +454,19 @@ def _headline_statement(period: Period) -> sa.Select:
         return sa.func.coalesce(sa.func.sum(summed), 0)
 
     parts = [
-        sa.select(sa.func.count().label("scenarios")).select_from(Scenario).where(*opened),
+        sa.select(sa.func.count().label("scenarios")).select_from(Scenario).where(*_opened_in(period)),
         sa.select(total(TrialMonthStat.trials).label("trials"),
                   total(TrialMonthStat.trials, verified).label("verified"),
                   total(TrialMonthStat.runs, verified).label("runs"),
-                  total(TrialMonthStat.successful_runs, verified).label("successes")).where(*trial_cells),
+                  total(TrialMonthStat.successful_runs, verified).label("successes"))
+        .where(*_sector_cells(TrialMonthStat, period)),
         sa.select(total(IncidentMonthStat.incidents).label("incidents"),
                   total(IncidentMonthStat.incidents, IncidentMonthStat.status == IncidentStatus.OPEN.value)
-                  .label("incidents_open")).where(*incident_cells),
+                  .label("incidents_open")).where(*_sector_cells(IncidentMonthStat, period)),
         sa.select(total(BayMonthStat.bookings).label("bookings"),
                   total(BayMonthStat.minutes, BayMonthStat.status.in_(USED)).label("booked_minutes"))
         .where(_in_period(BayMonthStat.month, period)),
-        sa.select(sa.func.count(sa.distinct(FirmMonthStat.firm_id)).label("firms"))
-        .where(FirmMonthStat.status == BookingStatus.COMPLETED.value, _in_period(FirmMonthStat.month, period),
-               FirmMonthStat.bookings > 0),
+        sa.select(sa.func.count(sa.distinct(FirmMonthStat.firm_id)).label("firms")).where(*_served_cells(period)),
     ]
     subqueries = [part.subquery() for part in parts]
     joined = subqueries[0]
@@ -484,12 +489,10 @@ def headline(period: Period) -> Headline:
 
 def firms_served(period: Period) -> sa.Select:
     """The list behind "firms served": firms with completed bookings in the period, most first."""
-    completed = BookingStatus.COMPLETED.value
     return (sa.select(Firm, sa.func.sum(FirmMonthStat.bookings).label("completed"),
                       sa.func.sum(FirmMonthStat.minutes).label("minutes"))
             .join(FirmMonthStat, FirmMonthStat.firm_id == Firm.id)
-            .where(FirmMonthStat.status == completed, _in_period(FirmMonthStat.month, period),
-                   FirmMonthStat.bookings > 0)
+            .where(*_served_cells(period))
             .group_by(Firm.id).order_by(sa.func.sum(FirmMonthStat.bookings).desc(), Firm.name))
 
 
