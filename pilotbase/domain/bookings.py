@@ -413,6 +413,17 @@ def bookings_query(actor: User, *, status: str = "", bay_id: int | None = None, 
     return query
 
 
+def list_sections(current: datetime) -> tuple[sa.ColumnElement, sa.ColumnElement]:
+    """What the bookings list calls upcoming (approved and not over) and pending (requested, not
+    begun) at ``current``; every other booking is past. No booking lasts longer than
+    ``bays.LONGEST_BOOKING``, so the bound on the start adds nothing but lets the planners walk the
+    (status, starts_at) indexes in list order."""
+    upcoming = sa.and_(Booking.status == BookingStatus.APPROVED, Booking.ends_at > current,
+                       Booking.starts_at > current - bays.LONGEST_BOOKING)
+    pending = sa.and_(Booking.status == BookingStatus.PENDING, Booking.starts_at > current)
+    return upcoming, pending
+
+
 def pending_queue_query() -> sa.Select:
     """Pending requests, oldest first (the operators' queue; ix_bookings_status_created)."""
     return sa.select(Booking).where(Booking.status == BookingStatus.PENDING).order_by(Booking.created_at, Booking.id)

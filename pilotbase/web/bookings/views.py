@@ -675,12 +675,7 @@ def _list_page(form, filters: dict, checked: drilldown.Checked, status: int | No
                   Booking.purpose, raiseload=True),
         defaultload(Booking.bay).load_only(Bay.code, Bay.name_zh, Bay.name_en),
         defaultload(Booking.firm).load_only(Firm.name))
-    current = timeutil.now()
-    # No booking lasts longer than LONGEST_BOOKING: the bound on the start (implied by the end's) lets
-    # the (status, starts_at) index give the upcoming ones in order.
-    is_upcoming = sa.and_(Booking.status == BookingStatus.APPROVED, Booking.ends_at > current,
-                          Booking.starts_at > current - bay_rules.LONGEST_BOOKING)
-    is_pending = sa.and_(Booking.status == BookingStatus.PENDING, Booking.starts_at > current)
+    is_upcoming, is_pending = bookings.list_sections(timeutil.now())
     upcoming = SectionPage(base.where(is_upcoming), "upcoming_page")
     pending = SectionPage(base.where(is_pending), "pending_page")
     past = paginate(
