@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import ApiToken, Firm, FirmStatus, Language, LoginSession, Role, User, utcnow
-from . import audit, uscc
+from . import audit, notifications, uscc
 from .errors import InvalidTransition, NotFound, ValidationFailed
 from .permissions import authorize
 
@@ -301,13 +301,20 @@ def start_session(user: User, client_addr: str = "", user_agent: str = "") -> st
 
 
 def load_session(token: str | None) -> User | None:
-    """The user a live session token belongs to, or None when it ended, expired or is unknown."""
+    """The user a live session token belongs to, or None when it ended, expired or is unknown.
+    The same statement counts the user's unread notifications (``User.unread_notifications``):
+    every signed-in page shows them on the bell, and on PostgreSQL each statement is a round trip."""
     if not token:
         return None
-    row = db.session.scalar(sa.select(LoginSession).where(LoginSession.token_hash == _sha256(token)))
-    if row is None or row.ended_at is not None or row.expires_at <= utcnow() or not row.user.active:
+    found = db.session.execute(sa.select(LoginSession, notifications.unread_of(LoginSession.user_id))
+                               .where(LoginSession.token_hash == _sha256(token))).first()
+    if found is None:
+        return None
+    row, unread = found
+    if row.ended_at is not None or row.expires_at <= utcnow() or not row.user.active:
         return None
     row.user.session_token = token
+    row.user.unread_notifications = unread
     return row.user
 
 

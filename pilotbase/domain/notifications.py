@@ -32,8 +32,14 @@ def notify(users: Iterable[User], kind: str, params: dict, link: str = "") -> in
 
 
 def unread_count(user: User) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return db.session.scalar(sa.select(unread_of(user.id))) or 0
+
+
+def unread_of(user_id) -> sa.ScalarSelect:
+    """How many of ``user_id``'s notifications are unread, as a subquery (``user_id`` may be a
+    column: the sign-in session's read counts the bell's figure in the same statement)."""
+    return (sa.select(sa.func.count()).select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None)).scalar_subquery())
 
 
 def user_query(user: User) -> sa.Select:

@@ -86,6 +86,7 @@ class User(UserMixin, Base):
 
     # Flask-Login: the id in the cookie is the sign-in session's token, set at load time.
     session_token = None  # plain attribute, not a column
+    unread_notifications = None  # how many are unread, counted when the session is read (accounts.load_session)
 
     def get_id(self) -> str | None:
         return self.session_token

@@ -25,12 +25,14 @@ PER_PAGE = 30
 
 @bp.app_context_processor
 def _notification_bell() -> dict:
-    """``unread_notifications()`` for the bell in base.html; asked only when a page shows it."""
+    """``unread_notifications()`` for the bell in base.html: the count read with the sign-in
+    session (``accounts.load_session``) unless the page counted again (the notifications list)."""
 
     def unread_notifications() -> int:
         if "unread_notifications" not in g:
             signed_in = has_request_context() and current_user.is_authenticated
-            g.unread_notifications = notifications.unread_count(current_user) if signed_in else 0
+            known = current_user.unread_notifications if signed_in else 0
+            g.unread_notifications = notifications.unread_count(current_user) if known is None else known
         return g.unread_notifications
 
     return {"unread_notifications": unread_notifications}
