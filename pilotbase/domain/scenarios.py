@@ -232,8 +232,10 @@ def visible_filter(viewer: User | None):
     return sa.true()
 
 
-def get_scenario(viewer: User | None, scenario_id: int) -> Scenario:
-    scenario = db.session.scalar(sa.select(Scenario).where(Scenario.id == scenario_id, visible_filter(viewer)))
+def get_scenario(viewer: User | None, scenario_id: int, *options) -> Scenario:
+    """The scenario if ``viewer`` may see it (loaded with ``options``), else NotFound."""
+    scenario = db.session.scalar(sa.select(Scenario).where(Scenario.id == scenario_id, visible_filter(viewer))
+                                 .options(*options))
     if scenario is None:
         raise NotFound(_l("Not found."))
     return scenario

@@ -179,8 +179,8 @@ def index():
 
 # --- detail -----------------------------------------------------------------------------------
 
-def _get(scenario_id: int) -> Scenario:
-    return scenarios.get_scenario(_viewer(), scenario_id)
+def _get(scenario_id: int, *options) -> Scenario:
+    return scenarios.get_scenario(_viewer(), scenario_id, *options)
 
 
 def _may_edit(s: Scenario) -> bool:
@@ -214,11 +214,11 @@ def _trial_results(s: Scenario) -> dict:
     if not current_user.is_authenticated:
         return {"signed_in": False, "incidents": {}, "rows": [], "own_rows": False}
     is_firm = current_user.role is Role.FIRM
-    # A row shows the trial's figures and its booking's start and firm: nothing else is loaded
-    # (the default nine-table join was planned anew by PostgreSQL on every view).
+    # A row shows the trial's figures and its booking's start and firm: nothing else is loaded (the
+    # default nine-table join was planned anew by PostgreSQL on every view), in the same statement.
     query = trials.trials_query(current_user, scenario_id=s.id, status="" if is_firm else "verified").options(
         sa.orm.raiseload("*"),
-        sa.orm.selectinload(Trial.booking).options(sa.orm.joinedload(Booking.firm), sa.orm.raiseload("*")))
+        sa.orm.joinedload(Trial.booking).options(sa.orm.joinedload(Booking.firm), sa.orm.raiseload("*")))
     return {"signed_in": True, "incidents": trials.incidents_by_kind(s.id),
             "rows": db.session.scalars(query.limit(TRIAL_ROWS)).all(), "own_rows": is_firm}
 
@@ -227,12 +227,13 @@ def _trial_results(s: Scenario) -> dict:
 
 @bp.get("/scenarios/<int:scenario_id>")
 def detail(scenario_id: int):
-    s = _get(scenario_id)
+    # Who registered it comes with the scenario (one row): those who may read the thread see the name.
+    s = _get(scenario_id, sa.orm.joinedload(Scenario.registered_by))
     actions = _actions(s)
     thread = scenarios.comments(s) if can(current_user, "scenario.thread.read", s) else None
     show_duplicates = ("submit" in actions or "open" in actions) and s.status in (S.DRAFT, S.CHANGES_REQUESTED,
                                                                                    S.SUBMITTED)
-    registered_by = db.session.get(User, s.registered_by_id) if thread is not None and s.registered_by_id else None
+    registered_by = s.registered_by if thread is not None else None
     bays = scenarios.hosting_bays(s)
     # Trials are logged only against opened scenarios, so only those are booked from here.
     may_book = s.status is S.OPENED and (not current_user.is_authenticated or can(current_user, "booking.request"))
