@@ -631,13 +631,12 @@ def _filters(shown: bool = True) -> tuple[ListFilterForm, dict, drilldown.Checke
 
     # The choices name the bays: their rules and what they offer are not loaded (nor read by the list).
     bays = sa.select(Bay).order_by(Bay.code).options(load_only(Bay.code, Bay.name_zh, Bay.name_en))
-    every_bay = db.session.scalars(drilldown.asked_only(bays, Bay.id, "bay_id", shown)).all()
+    every_bay = drilldown.asked_rows(bays, Bay.id, "bay_id", shown, scalars=True)
     form.bay_id.choices = choices([("", _("All"))] + [(str(b.id), f"{b.code} · {b.name(locale)}") for b in every_bay])
     if current_user.role is Role.FIRM:
         del form.firm_id
     else:
-        firms = db.session.execute(drilldown.asked_only(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id,
-                                                        "firm_id", shown)).all()
+        firms = drilldown.asked_rows(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id, "firm_id", shown)
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
     checked = drilldown.check(form)
     if not checked.valid:

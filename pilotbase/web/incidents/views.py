@@ -51,12 +51,12 @@ def _filters(shown: bool = True) -> tuple[IncidentFilterForm, dict, drilldown.Ch
     """The list's GET filters, checked. Scenario and firm choices are those with incidents the user sees;
     with ``shown`` false (an export) only the ones asked for."""
     form = IncidentFilterForm(request.args)
-    scenario_rows = drilldown.asked_only(
+    scenario_rows = drilldown.asked_rows(
         sa.select(Scenario.id, Scenario.code, Scenario.title_zh, Scenario.title_en)
         .where(Scenario.id.in_(trials.incidents_query(current_user).with_only_columns(Incident.scenario_id)
                                .order_by(None)))
         .order_by(Scenario.code), Scenario.id, "scenario_id", shown)
-    rows = [(str(s.id), _scenario_label(s.code, s.title_zh, s.title_en)) for s in db.session.execute(scenario_rows)]
+    rows = [(str(s.id), _scenario_label(s.code, s.title_zh, s.title_en)) for s in scenario_rows]
     asked = query_id("scenario_id")
     if asked and str(asked) not in {value for value, _text in rows}:
         # A scenario without (visible) incidents yet, e.g. from the scenario page's link: an empty list, not an error.
@@ -70,8 +70,7 @@ def _filters(shown: bool = True) -> tuple[IncidentFilterForm, dict, drilldown.Ch
     if _is_firm():
         del form.firm_id
     else:
-        firms = db.session.execute(drilldown.asked_only(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id,
-                                                        "firm_id", shown)).all()
+        firms = drilldown.asked_rows(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id, "firm_id", shown)
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
     checked = drilldown.check(form)
     if not checked.valid:

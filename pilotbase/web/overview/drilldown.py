@@ -22,6 +22,7 @@ from wtforms import StringField
 from wtforms.fields import BooleanField, SelectField
 
 from ...domain.timeutil import at_local, month_end
+from ...extensions import db
 from .. import query_id
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -30,15 +31,19 @@ YEARS = (2000, 2100)  # beyond these a local instant could overflow; no base has
 PERIOD_FIELDS = ("date_from", "date_to")
 
 
-def asked_only(query: sa.Select, column, field: str, shown: bool) -> sa.Select:
-    """``query`` for a filter's select choices: as it is for a list (its form offers them all), but
-    for an export (``shown`` false: no form on the page) only the row whose id the request names in
-    ``field``, so checking that id does not read every firm or scenario of the base. Anything but a
-    plausible id matches nothing, and the form then says the value is not a choice."""
-    if shown:
-        return query
-    asked = query_id(field)
-    return query.where(column == asked if asked is not None else sa.false())
+def asked_rows(query: sa.Select, column, field: str, shown: bool, scalars: bool = False) -> list:
+    """The rows of ``query`` for a filter's select choices: all of them for a list (its form offers
+    them all), but for an export (``shown`` false: no form on the page) only the row whose id the
+    request names in ``field``, so checking that id does not read every firm or scenario of the
+    base. Anything but a plausible id matches nothing (and costs no statement), and the form then
+    says the value is not a choice. ``scalars``: the first column of each row (ORM objects)."""
+    if not shown:
+        asked = query_id(field)
+        if asked is None:
+            return []
+        query = query.where(column == asked)
+    result = db.session.execute(query)
+    return list(result.scalars() if scalars else result)
 
 
 @dataclass(frozen=True)

@@ -581,15 +581,14 @@ def _filters(shown: bool = True) -> tuple[TrialFilterForm, dict, drilldown.Check
     form = TrialFilterForm(request.args)
     locale = _locale()
     used = trials.trials_query(current_user).with_only_columns(Trial.scenario_id).order_by(None).distinct()
-    offered = db.session.execute(drilldown.asked_only(
+    offered = drilldown.asked_rows(
         sa.select(Scenario.id, Scenario.code, Scenario.title_zh, Scenario.title_en)
-        .where(Scenario.id.in_(used)).order_by(Scenario.code), Scenario.id, "scenario_id", shown)).all()
+        .where(Scenario.id.in_(used)).order_by(Scenario.code), Scenario.id, "scenario_id", shown)
     form.scenario_id.choices = choices([("", _("All"))] + [(str(s.id), _scenario_label(s, locale)) for s in offered])
     if current_user.role is Role.FIRM:
         del form.firm_id
     else:
-        firms = db.session.execute(drilldown.asked_only(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id,
-                                                        "firm_id", shown)).all()
+        firms = drilldown.asked_rows(sa.select(Firm.id, Firm.name).order_by(Firm.name), Firm.id, "firm_id", shown)
         form.firm_id.choices = choices([("", _("All"))] + [(str(f.id), f.name) for f in firms])
     checked = drilldown.check(form)
     if not checked.valid:
