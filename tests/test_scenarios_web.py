@@ -498,3 +498,29 @@ def test_review_queue_rows_escape_what_firms_typed_and_post_each_decision(app, u
     response = operator.post(f"/scenarios/{sid}/request-changes",
                              data={"csrf_token": token, "next": "/scenarios/review", "comment": "Add the speed limits."})
     assert response.status_code == 303 and status_of(app, sid) is ScenarioStatus.CHANGES_REQUESTED
+
+
+def test_catalogue_cards_escape_what_firms_typed_and_link_their_tags(app, users, signed_in):
+    """The catalogue's cards are written in Python (``catalogue_cards``): what a firm typed is text,
+    never markup; the sector and every tag link to the catalogue narrowed by them; a firm's own
+    scenario that is not opened carries its state; long summaries are cut at 150 characters."""
+    opened = create_scenario(app, users["firm"], users["operator"], "opened",
+                             title_en='<script>alert("x")</script> & co', proposer="<i>Proposer</i>",
+                             summary_en="<b>Long</b> " + "word " * 60, sector="logistics",
+                             robot_types=["cobot_arm", "quadruped"], collaboration_modes=["hand_guiding"])
+    draft = create_scenario(app, users["firm"], users["operator"], "draft", title_en="Own draft")
+    html = signed_in("firm").get("/scenarios?status=&sector=").get_data(as_text=True)
+    cards = {int(m.group(1)): m.group(0) for m in re.finditer(
+        r'<article class="scenario-card">.*?href="/scenarios/(\d+)".*?</article>', html, re.S)}
+    card = cards[opened]
+    assert "<script>" not in card and "<i>" not in card and "<b>" not in card
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in card and "&lt;i&gt;Proposer&lt;/i&gt;" in card
+    summary = re.search(r'<p class="summary">([^<]*)</p>', card).group(1)
+    assert summary.startswith("&lt;b&gt;Long&lt;/b&gt; word") and summary.endswith("…")
+    assert len(summary.replace("&lt;", "<").replace("&gt;", ">")) == 150
+    assert '<a href="/scenarios?sector=logistics">Warehousing and logistics</a>' in card
+    assert re.findall(r'href="(/scenarios\?robot_type=[^"]+)"', card) == [
+        "/scenarios?robot_type=cobot_arm", "/scenarios?robot_type=quadruped"]
+    assert '<ul class="tags tags-modes"><li><a href="/scenarios?mode=hand_guiding">' in card
+    assert "badge-scenario-" not in card and "opened " in card
+    assert 'class="badge badge-scenario-draft">Draft</span>' in cards[draft] and "opened " not in cards[draft]
