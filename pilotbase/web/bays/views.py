@@ -155,46 +155,74 @@ def _week_rows(bay: Bay, days: list[date]) -> list[int]:
     return list(range(first, max(closes), step))
 
 
-def _week_cell(bay: Bay, cs: datetime, ce: datetime, busy: list[bays.Busy], current: datetime,
-               may_book: bool) -> Cell:
-    hits = [b for b in busy if b.start < ce and b.end > cs]
-    booking = next((b.booking for b in hits if b.kind == "booking"), None)
-    blackout = next((b for b in hits if b.kind == "blackout"), None)
-    if booking is not None:
+class _WeekCells:
+    """The cells of one bay's week. What every cell shares (the words, who is looking, the bookable
+    window) is worked out once a page, each booking's texts and each day's name once: a week has
+    up to 7 × 48 steps, and per step these were most of the calendar's time."""
+
+    def __init__(self, bay: Bay, current: datetime, may_book: bool):
+        self.bay, self.current, self.may_book = bay, current, may_book
+        self.firm_id = current_user.firm_id if _is_firm_viewer() else None
+        self.notice_from = current + timedelta(hours=bay.min_notice_hours)
+        self.horizon = current + timedelta(days=bay.horizon_days)
+        self.words = {"Mine": _("Mine"), "Taken": _("Taken"), "Blocked": _("Blocked"), "Closed": _("Closed"),
+                      "Past": _("Past"), "Not bookable": _("Not bookable"), "Free": _("Free"),
+                      "inactive": _("This bay is not in service."),
+                      "notice": _("Bookings need at least %(n)d hours' notice.", n=bay.min_notice_hours),
+                      "horizon": _("Bookings open at most %(n)d days ahead.", n=bay.horizon_days),
+                      "Book": _("Book %(when)s")}  # without values: the pattern, filled in per cell
+        self.booked: dict[tuple, tuple] = {}  # (booking id, blackout reason) -> the cell's fields
+        self.day_names: dict[date, str] = {}
+
+    def cell(self, cs: datetime, ce: datetime, busy: list[bays.Busy]) -> Cell:
+        hits = [b for b in busy if b.start < ce and b.end > cs]
+        booking = next((b.booking for b in hits if b.kind == "booking"), None)
+        blackout = next((b for b in hits if b.kind == "blackout"), None)
+        words = self.words
+        if booking is not None:
+            reason = blackout.reason if blackout is not None else None
+            fields = self.booked.get((booking.id, reason))
+            if fields is None:
+                fields = self.booked[(booking.id, reason)] = self._booking_fields(booking, reason)
+            return Cell(*fields)
+        if blackout is not None:
+            return Cell("blackout", words["Blocked"], blackout.reason,
+                        key=("blackout", blackout.start, blackout.end, blackout.reason))
+        if any(b.kind == "closed" for b in hits):
+            return Cell("closed", words["Closed"], words["Closed"], key=("closed",))
+        if cs < self.current:
+            return Cell("past", words["Past"], words["Past"], key=("past",))
+        if not self.bay.active:
+            return Cell("unbookable", words["Not bookable"], words["inactive"], key=("inactive",))
+        if cs < self.notice_from:
+            return Cell("unbookable", words["Not bookable"], words["notice"], key=("notice",))
+        if cs > self.horizon:
+            return Cell("unbookable", words["Not bookable"], words["horizon"], key=("horizon",))
+        if not self.may_book:
+            return Cell("free", words["Free"], words["Free"])
+        start = local(cs)
+        day = self.day_names.get(start.date())
+        if day is None:
+            day = self.day_names[start.date()] = format_date(start.date(), "EEEE M/d")
+        return Cell("free", words["Free"], words["Book"] % {"when": f"{day} {start:%H:%M}"},
+                    href=_new_booking_link(self.bay, cs))
+
+    def _booking_fields(self, booking: Booking, reason: str | None) -> tuple:
+        """``Cell``'s fields for a booking (under a blackout with ``reason``)."""
         span = _span(booking.starts_at, booking.ends_at)
         status = label(booking.status)
         pending = booking.status is BookingStatus.PENDING
         # A booking under a blackout waits for the operator to cancel it: say so.
-        clash = _("Blocked: %(reason)s", reason=blackout.reason) if blackout is not None else ""
-        if _is_firm_viewer():
-            if booking.firm_id == current_user.firm_id:
-                return Cell("mine", _("Mine"), _("Your booking, %(span)s, %(status)s", span=span, status=status),
-                            href=_booking_link(booking), key=("booking", booking.id, clash),
-                            note=clash or (status if pending else ""), pending=pending)
+        clash = _("Blocked: %(reason)s", reason=reason) if reason is not None else ""
+        if self.firm_id is not None:
+            if booking.firm_id == self.firm_id:
+                return ("mine", self.words["Mine"], _("Your booking, %(span)s, %(status)s", span=span, status=status),
+                        _booking_link(booking), ("booking", booking.id, clash), 1,
+                        clash or (status if pending else ""), pending)
             # Another firm's hold: only that the time is taken, never who holds it.
-            return Cell("taken", _("Taken"), _("Taken"), key=("booking", booking.id))
-        return Cell("taken", booking.firm.name, f"{booking.firm.name}, {span}, {status}",
-                    href=_booking_link(booking), key=("booking", booking.id, clash),
-                    note=f"{status} · {clash}" if clash else status, pending=pending)
-    if blackout is not None:
-        return Cell("blackout", _("Blocked"), blackout.reason,
-                    key=("blackout", blackout.start, blackout.end, blackout.reason))
-    if any(b.kind == "closed" for b in hits):
-        return Cell("closed", _("Closed"), _("Closed"), key=("closed",))
-    if cs < current:
-        return Cell("past", _("Past"), _("Past"), key=("past",))
-    if not bay.active:
-        return Cell("unbookable", _("Not bookable"), _("This bay is not in service."), key=("inactive",))
-    if cs < current + timedelta(hours=bay.min_notice_hours):
-        return Cell("unbookable", _("Not bookable"),
-                    _("Bookings need at least %(n)d hours' notice.", n=bay.min_notice_hours), key=("notice",))
-    if cs > current + timedelta(days=bay.horizon_days):
-        return Cell("unbookable", _("Not bookable"),
-                    _("Bookings open at most %(n)d days ahead.", n=bay.horizon_days), key=("horizon",))
-    when = format_date(local(cs).date(), "EEEE M/d") + f" {local(cs):%H:%M}"
-    if may_book:
-        return Cell("free", _("Free"), _("Book %(when)s", when=when), href=_new_booking_link(bay, cs))
-    return Cell("free", _("Free"), _("Free"))
+            return "taken", self.words["Taken"], self.words["Taken"], "", ("booking", booking.id)
+        return ("taken", booking.firm.name, f"{booking.firm.name}, {span}, {status}", _booking_link(booking),
+                ("booking", booking.id, clash), 1, f"{status} · {clash}" if clash else status, pending)
 
 
 def week_grid(bay: Bay, week: date) -> WeekGrid:
@@ -205,16 +233,18 @@ def week_grid(bay: Bay, week: date) -> WeekGrid:
         return grid
     start, end = at_local(week, time.min), at_local(week + timedelta(days=7), time.min)
     _free, busy = bays.availability(bay, start, end)
-    current = now()
-    may_book = can(current_user, "booking.request")
+    cells = _WeekCells(bay, now(), can(current_user, "booking.request"))
     step = timedelta(minutes=bay.granularity_minutes)
     columns = []
     for day in days:
+        day_start, day_end = at_local(day, time.min), at_local(day + timedelta(days=1), time.min)
+        # What touches this day (times on the grid lie in it): each step looks through that only.
+        busy_today = [b for b in busy if b.start < day_end + step and b.end > day_start]
         column: list[Cell | None] = []
         above: Cell | None = None
         for minutes in grid.rows:
             cs = at_local(day, time(minutes // 60, minutes % 60))
-            cell = _week_cell(bay, cs, cs + step, busy, current, may_book)
+            cell = cells.cell(cs, cs + step, busy_today)
             if above is not None and cell.key is not None and cell.key == above.key:
                 above.rowspan += 1
                 column.append(None)
