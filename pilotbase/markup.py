@@ -1,7 +1,8 @@
 """HTML written in Python, for the few parts of pages that repeat hundreds of times.
 
 The dashboard's table bodies (``web/dashboard/rows.py``), its bar charts (``charts.BarChart.svg``),
-the booking list's rows (``web/bookings/views.list_table_body``), the scenario catalogue's cards
+the booking list's rows (``web/bookings/views.list_table_body``), the approval queue's
+(``web/bookings/views.queue_table_body``), the scenario catalogue's cards
 (``web/scenarios/views.catalogue_cards``), the scenario review queue's rows
 (``web/scenarios/views.review_table_body``) and the trial verification queue's
 (``web/trials/views.queue_table_body``) are f-strings rather than Jinja loops: a loop cost a

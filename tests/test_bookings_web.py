@@ -461,6 +461,29 @@ def test_queue_flags_a_firm_over_its_quota(app, bay, users, signed_in, make_book
     assert "4 of 3 h" in page and "Over the monthly quota" in page
 
 
+def test_queue_rows_escape_what_was_typed_and_post_each_decision(app, bay, users, signed_in, make_booking):
+    """The queue's rows are written in Python (``queue_table_body``): a purpose, a firm's name and a
+    blackout's reason are text, never markup; each row posts approve and reject to its own routes
+    with the CSRF token and the way back."""
+    booking = make_booking(users["firm"], bay, at(3, 10), at(3, 14), purpose='<script>alert("x")</script> & co')
+    with app.app_context():
+        db.session.get(Firm, users["own_firm"].id).name = 'Evil <b>Robotics</b> & "Co"'
+        bay_rules.create_blackout(db.session.get(User, users["operator"].id), db.session.get(Bay, bay.id),
+                                  at(3, 12), at(3, 18), "<i>Crane</i>")
+        db.session.commit()
+    html = signed_in("operator").get("/bookings/queue").get_data(as_text=True)
+    row = html[html.index(f'<tr id="booking-{booking.id}">'):]
+    row = row[:row.index("</tr>")]
+    assert "<script>" not in row and "<b>" not in row and "<i>" not in row
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in row
+    assert "Evil &lt;b&gt;Robotics&lt;/b&gt; &amp; &quot;Co&quot;" in row and "&lt;i&gt;Crane&lt;/i&gt;" in row
+    assert '<span class="nowrap">4 h</span>' in row and '<span class="">4 of 40 h</span>' in row
+    actions = re.findall(r'<form method="post" action="([^"]+)">', row)
+    assert actions == [f"/bookings/{booking.id}/approve", f"/bookings/{booking.id}/reject"]
+    assert row.count('name="csrf_token"') == 2 and row.count('name="next" value="/bookings/queue"') == 2
+    assert f'aria-label="Reason for rejecting booking {booking.id}"' in row
+
+
 # --- lists, re-book and CSV -------------------------------------------------------------------
 
 def test_rebook_link_is_one_week_later_or_the_next_week_after_now(app, bay, users, signed_in, make_booking):
