@@ -293,8 +293,10 @@ def review_queue() -> list[Scenario]:
 
 
 def hosting_bays(scenario: Scenario) -> list[Bay]:
-    """Active bays whose capabilities cover everything the scenario requires."""
-    return list(db.session.scalars(bays_query(scenario.required_capabilities, active_only=True)))
+    """Active bays whose capabilities cover everything the scenario requires: their names, zones
+    and capabilities (the rules, opening hours among them, are not read here, nor loaded)."""
+    return list(db.session.scalars(bays_query(scenario.required_capabilities, active_only=True).options(
+        sa.orm.load_only(Bay.code, Bay.name_zh, Bay.name_en, Bay.zone, Bay.active, raiseload=True))))
 
 
 # --- duplicates -------------------------------------------------------------------------------

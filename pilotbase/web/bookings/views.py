@@ -105,6 +105,13 @@ def _back(booking_id: int) -> str:
     return safe_next("bookings.detail", booking_id=booking_id)
 
 
+def may_cancel(user: User, booking: Booking, started: bool) -> bool:
+    """Whether a booking shows its cancel button: one that still holds its slot, and for a firm only
+    before it starts (the cheap checks first: the lists ask it of every row)."""
+    return (booking.status in HOLDING and not (user.role is Role.FIRM and started)
+            and can(user, "booking.cancel", booking))
+
+
 def allowed(user: User, booking: Booking) -> dict[str, bool]:
     """Which action buttons a booking page shows; the domain still decides when one is pressed."""
     started = booking.starts_at <= timeutil.now()
@@ -113,8 +120,7 @@ def allowed(user: User, booking: Booking) -> dict[str, bool]:
     return {
         "approve": decide and booking.status is BookingStatus.PENDING,
         "reject": decide and booking.status is BookingStatus.PENDING,
-        "cancel": (can(user, "booking.cancel", booking) and booking.status in HOLDING
-                   and not (is_firm and started)),
+        "cancel": may_cancel(user, booking, started),
         "finish": decide and booking.status is BookingStatus.APPROVED and started,
         "edit": (can(user, "booking.edit", booking)
                  and booking.status in ((BookingStatus.PENDING,) if is_firm else HOLDING)
@@ -566,14 +572,16 @@ def list_table_body(rows: list[ListRow], show_firm: bool, next_url: str) -> Mark
 
 
 def list_rows(items: list[Booking], text: RowText) -> list[ListRow]:
-    user = current_user._get_current_object()  # the user itself: ``allowed`` reads it a dozen times a row
+    """The rows' links and the actions they offer (re-book, cancel: as ``allowed`` decides them,
+    whether the user may request at all asked once, not per row)."""
+    user = current_user._get_current_object()  # the user itself: the checks read it several times a row
+    may_rebook, current = can(user, "booking.request"), timeutil.now()
     rows = []
     for b in items:
-        may = allowed(user, b)
         rows.append(ListRow(b, text.url("bookings.detail", b.id),
                             text.statuses[b.status],
-                            text.rebook_url(b) if may["rebook"] else None,
-                            text.url("bookings.cancel", b.id) if may["cancel"] else None))
+                            text.rebook_url(b) if may_rebook else None,
+                            text.url("bookings.cancel", b.id) if may_cancel(user, b, b.starts_at <= current) else None))
     return rows
 
 
