@@ -258,12 +258,17 @@ class Busy:
 
 
 def holding_bookings(bay_ids: list[int], start: datetime, end: datetime) -> list[Booking]:
-    """Pending and approved bookings of these bays overlapping [start, end) (ix_bookings_bay_time)."""
+    """Pending and approved bookings of these bays overlapping [start, end) (ix_bookings_bay_time).
+
+    No booking lasts longer than ``LONGEST_BOOKING``, so the bound on the start adds nothing but a
+    short index range: without it PostgreSQL estimated a bay's bookings since the base opened
+    and intersected them with every holding booking of the base (3 ms at scale 1.0; 0.3 with it)."""
     if not bay_ids:
         return []
     return list(db.session.scalars(
         sa.select(Booking).where(Booking.bay_id.in_(bay_ids), Booking.status.in_(HOLDING),
-                                 Booking.starts_at < end, Booking.ends_at > start)
+                                 Booking.starts_at < end, Booking.starts_at > start - LONGEST_BOOKING,
+                                 Booking.ends_at > start)
         .order_by(Booking.bay_id, Booking.starts_at)))
 
 
