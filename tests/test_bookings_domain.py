@@ -223,3 +223,27 @@ def test_rebook_slot_is_one_week_later_or_the_first_such_week_after_now(ctx, cur
     start, end = bookings.rebook_slot(booking, current)
     assert (start, end) == (expected, expected + timedelta(hours=2, minutes=30))
     assert start.strftime("%H:%M") == "10:00" and start.weekday() == at(2, 10).weekday()
+
+
+def test_the_longest_booking_a_bay_allows_is_found_from_its_last_hour(ctx):
+    """The overlap queries bound the start by ``LONGEST_BOOKING`` (for the index): a bay may allow
+    bookings that long (at most), and such a booking is still found by a window in its last hour."""
+    bay = bay_rules.create_bay(None, {
+        "code": "T-7D", "name_zh": "全天工位", "capabilities": ["motion_capture"],
+        "collaboration_modes": ["hand_guiding"], "opening_hours": {str(d): [["00:00", "24:00"]] for d in range(7)},
+        "granularity_minutes": 60, "min_duration_minutes": 60,
+        "max_duration_minutes": int(bay_rules.LONGEST_BOOKING.total_seconds() // 60),
+        "min_notice_hours": 1, "horizon_days": 60})
+    ctx["firm"].firm.monthly_quota_hours = 1000  # a week is more than the firm's usual month
+    db.session.commit()
+    start = at(2, 0)
+    long = bookings.request_booking(ctx["firm"], bay=bay, start=start, end=start + bay_rules.LONGEST_BOOKING,
+                                    purpose="a week-long endurance run")
+    db.session.commit()
+    last_hour = (long.ends_at - timedelta(hours=1), long.ends_at)
+    assert bookings.conflicts(bay.id, *last_hour) == [long]
+    assert bay_rules.holding_bookings([bay.id], *last_hour) == [long]
+    assert [b.booking for b in bay_rules.availability(bay, *last_hour)[1] if b.kind == "booking"] == [long]
+    with pytest.raises(ValidationFailed):
+        bay_rules.update_bay(ctx["operator"], bay, {**{k: getattr(bay, k) for k in bay_rules.BAY_FIELDS},
+                                                    "max_duration_minutes": 7 * 24 * 60 + 60})

@@ -108,7 +108,7 @@ def _check_quota(firm: Firm, start: datetime, end: datetime, exclude_id: int | N
 
 def conflicts(bay_id: int, start: datetime, end: datetime, exclude_id: int | None = None) -> list[Booking]:
     query = sa.select(Booking).where(Booking.bay_id == bay_id, Booking.status.in_(HOLDING),
-                                     Booking.starts_at < end, Booking.ends_at > start)
+                                     *bays.overlapping(start, end))
     if exclude_id is not None:
         query = query.where(Booking.id != exclude_id)
     return list(db.session.scalars(query.order_by(Booking.starts_at)))

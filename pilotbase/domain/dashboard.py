@@ -509,14 +509,14 @@ class Operations:
 
 def operations(today: date | None = None) -> Operations:
     """Today across every bay, what waits in each queue, and this week's utilisation per bay."""
-    from .bays import utilisation
+    from .bays import overlapping, utilisation
 
     today = today or local(now()).date()
     start = at_local(today, time.min)
     schedule = list(db.session.scalars(
         sa.select(Booking).where(Booking.status.in_((BookingStatus.PENDING, BookingStatus.APPROVED,
                                                      BookingStatus.COMPLETED, BookingStatus.NO_SHOW)),
-                                 Booking.starts_at < start + timedelta(days=1), Booking.ends_at > start)
+                                 *overlapping(start, start + timedelta(days=1)))
         .order_by(Booking.starts_at, Booking.bay_id)))
     queues = {
         "bookings": db.session.scalar(sa.select(sa.func.count()).select_from(Booking).where(

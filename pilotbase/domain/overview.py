@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import (AuditEvent, Booking, BookingStatus, Firm, FirmStatus, Incident, IncidentStatus, Role, Scenario,
                       ScenarioStatus, Trial, TrialStatus, User)
+from .bays import overlapping
 from .permissions import can
 from .timeutil import base_zone, local, now
 
@@ -54,7 +55,7 @@ def staff_summary(user: User, limit: int = 8) -> StaffSummary:
     start = datetime.combine(local(now()).date(), time.min, base_zone())
     today = list(db.session.scalars(sa.select(Booking).where(
         Booking.status.in_((BookingStatus.APPROVED, BookingStatus.PENDING, BookingStatus.COMPLETED)),
-        Booking.starts_at < start + timedelta(days=1), Booking.ends_at > start).order_by(Booking.starts_at)))
+        *overlapping(start, start + timedelta(days=1))).order_by(Booking.starts_at)))
     return StaffSummary(
         firms_by_status={s: firms.get(s, 0) for s in FirmStatus},
         users_by_role={r: users.get(r, 0) for r in Role},
