@@ -269,7 +269,8 @@ def build_message(notification: Notification, user: User, config: MailSettings) 
                                notifications_url=absolute_link("/notifications"),
                                profile_url=absolute_link("/profile"),
                                timezone=current_app.config["PILOTBASE_TIMEZONE"])
-        subject = " ".join(f"[{_('PilotBase')}] {text.title}".split())  # one line, whatever a name holds
+        site = _("PilotBase")  # outside the f-string: pybabel reads it there
+        subject = " ".join(f"[{site}] {text.title}".split())  # one line, whatever a name holds
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = config.sender

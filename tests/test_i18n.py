@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,18 @@ def test_the_catalogue_holds_what_the_code_asks_for(tmp_path):
     fresh, committed = ids(pot), ids(PO.parent.parent.parent / "messages.pot")
     assert fresh - committed == set(), "run make extract-messages and translate"
     assert committed - fresh == set(), "no longer extracted from the code"
+
+
+def test_no_translation_is_asked_inside_an_f_string():
+    """pybabel does not look inside f-strings: a ``_("…")`` written there is never extracted, and
+    the page shows it in English whatever the reader's language (the approval queue's "Waiting
+    for" did). The rows written in Python translate first and interpolate the result."""
+    names = {"_", "gettext", "ngettext", "_l", "lazy_gettext", "pgettext", "npgettext"}
+    found = []
+    for path in sorted(Path(pilotbase.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.JoinedStr):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id in names:
+                        found.append(f"{path.name}:{inner.lineno}")
+    assert found == [], f"translated inside an f-string: {found}"

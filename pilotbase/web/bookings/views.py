@@ -639,13 +639,14 @@ def queue_table_body(rows: list[QueueRow]) -> Markup:
         decide = (button_form(row.approve_url, approve, token=token, next=back)
                   + reason_form(row.reject_url, reject, "reason", _("Reason for rejecting booking %(n)d", n=b.id),
                                 required, token=token, next=back))
+        waiting = escape(_("Waiting for %(age)s", age=row.age))  # outside the f-string: pybabel reads it there
         out.append(
             f'\n    <tr id="booking-{b.id}">\n      <td>\n'
             f'        <a href="{escape(row.url)}">{time_span(b.starts_at, b.ends_at, locale)}</a><br>\n'
             f'        <strong>{escape(b.bay.code)}</strong> {escape(b.bay.name(locale))} · '
             f'<span class="nowrap">{escape(duration_text(b.hours * 60))}</span>\n'
             f'        <p class="purpose">{escape(b.purpose)}</p>\n'
-            f'        <small>{escape(_("Waiting for %(age)s", age=row.age))}</small>\n      </td>\n'
+            f'        <small>{waiting}</small>\n      </td>\n'
             f'      <td>{escape(b.firm.name)}<br><small>{this_month} '
             f'<span class="{"over-quota" if row.over_quota else ""}">{quota}</span></small>{over_quota}</td>\n'
             f'      <td><span class="cell-label">{conflicts}:</span>{issues}</td>\n'

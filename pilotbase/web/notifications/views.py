@@ -101,9 +101,9 @@ def _feed_kind() -> str:
 
 def _bay_choices():
     rows = db.session.scalars(bays.bays_query(active_only=False)).all()
-    locale = str(get_locale())
+    locale, retired = str(get_locale()), _("not in service")
     return choices([(0, _("Choose a bay"))] + [
-        (b.id, f"{b.code} · {b.name(locale)}" + ("" if b.active else f" ({_('not in service')})")) for b in rows])
+        (b.id, f"{b.code} · {b.name(locale)}" + ("" if b.active else f" ({retired})")) for b in rows])
 
 
 def _feeds_page(status: int = 200, *, form=None, new_url: str = ""):
