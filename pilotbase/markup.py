@@ -18,6 +18,7 @@ from html import escape
 from typing import Iterable
 
 from markupsafe import Markup
+from markupsafe import escape as _escape
 
 __all__ = ["button_form", "escape", "joined", "reason_form"]
 
@@ -28,27 +29,27 @@ def joined(parts: Iterable[str], separator: str = "") -> Markup:
 
 
 # The small POST forms of the queues, one or three a row: written here for the Jinja macros
-# ``button_form`` and ``reason_form`` (``_macros.html``) and for the rows written in Python.
-# ``Markup % values`` escapes each value that is not already Markup.
-_FORM = Markup('\n  <form method="post" action="%s">\n    <input type="hidden" name="csrf_token" value="%s">%s\n'
-               '%s  </form>\n')
-_NEXT = Markup('<input type="hidden" name="next" value="%s">')
-_BUTTON = Markup('    <button type="submit" class="%s">%s%s</button>\n')
-_HIDDEN_LABEL = Markup('<span class="visually-hidden"> %s</span>')
-_REASON = Markup('    <fieldset role="group">\n'
-                 '      <input name="%s" maxlength="%s" required aria-label="%s" placeholder="%s">\n'
-                 '      <button type="submit" class="%s">%s</button>\n    </fieldset>\n')
+# ``button_form`` and ``reason_form`` (``_macros.html``) and for the rows written in Python. Each
+# value goes through MarkupSafe's ``escape`` (as ``Markup % values`` would: Markup passes as it is),
+# in f-strings: ``Markup %`` wraps every value in a helper object, a third of the queues' row time.
+def _form(action: str, token: str, next: str | None, inside: str) -> Markup:
+    back = f'<input type="hidden" name="next" value="{_escape(next)}">' if next else ""
+    return joined((f'\n  <form method="post" action="{_escape(action)}">\n    <input type="hidden" name="csrf_token" '
+                   f'value="{_escape(token)}">{back}\n{inside}  </form>\n',))
 
 
 def button_form(action: str, label: str, *, token: str, next: str | None = None, cls: str = "small",
                 hidden_label: str = "") -> Markup:
     """A one-button POST (approve, verify, open…) coming back to ``next``."""
-    button = _BUTTON % (cls, label, _HIDDEN_LABEL % hidden_label if hidden_label else "")
-    return _FORM % (action, token, _NEXT % next if next else "", button)
+    hidden = f'<span class="visually-hidden"> {_escape(hidden_label)}</span>' if hidden_label else ""
+    return _form(action, token, next,
+                 f'    <button type="submit" class="{_escape(cls)}">{_escape(label)}{hidden}</button>\n')
 
 
 def reason_form(action: str, label: str, field: str, aria: str, placeholder: str, *, token: str,
                 next: str | None = None, maxlength: int = 500, cls: str = "secondary small") -> Markup:
     """A POST that needs a reason or comment typed beside its button (reject, return, request changes)."""
-    fields = _REASON % (field, maxlength, aria, placeholder, cls, label)
-    return _FORM % (action, token, _NEXT % next if next else "", fields)
+    return _form(action, token, next,
+                 f'    <fieldset role="group">\n      <input name="{_escape(field)}" maxlength="{_escape(maxlength)}" '
+                 f'required aria-label="{_escape(aria)}" placeholder="{_escape(placeholder)}">\n'
+                 f'      <button type="submit" class="{_escape(cls)}">{_escape(label)}</button>\n    </fieldset>\n')
