@@ -201,6 +201,18 @@ def label(value) -> str:
     return LABELS.get(type(value), {}).get(value, getattr(value, "value", value))
 
 
+class PageLabels(dict):
+    """Labels translated and escaped once a page, for the rows written in Python: they name the same
+    few dozen enumeration members again and again, and each lazy label costs a catalogue lookup
+    whenever it is written. ``labels(member)``; ``labels(key, text)`` for any other lazy text."""
+
+    def __call__(self, key, text=None) -> str:
+        found = self.get(key)
+        if found is None:
+            found = self[key] = escape(str(label(key) if text is None else text))
+        return found
+
+
 def from_accept_language() -> str:
     """zh_Hans_CN or en from the Accept-Language header; Chinese when it says nothing useful."""
     best = request.accept_languages.best_match(["zh-CN", "zh", "en"])

@@ -21,7 +21,7 @@ from ...domain.errors import DomainError
 from ...domain.permissions import authorize, can
 from ...domain.timeutil import at_local, local, now
 from ...extensions import db
-from ...i18n import datetimeformat, label, label_key
+from ...i18n import PageLabels, datetimeformat, label, label_key
 from ...markup import button_form, escape, joined, reason_form
 from ...models import (Booking, Capability, CollaborationMode, InteractionLevel, RiskLevel, Role, RobotType, Scenario,
                       ScenarioStatus, Sector, Trial, User)
@@ -190,6 +190,8 @@ def catalogue_cards(items: list[Scenario]) -> Markup:
     detail = id_route("scenarios.detail", "scenario_id")
     truncate = partial(do_truncate, current_app.jinja_env, length=150, killwords=True, end="…")
     links: dict[tuple[str, str], str] = {}  # (param, value) -> the catalogue narrowed by it
+    labels = PageLabels()
+    opened_on = _("opened %(date)s")  # the pattern (no values given), filled in per card
 
     def narrowed(param: str, value: str) -> str:
         url = links.get((param, value))
@@ -198,15 +200,15 @@ def catalogue_cards(items: list[Scenario]) -> Markup:
         return url
 
     def tags(values: list[str], enum_cls, param: str, css: str) -> str:
-        items = "".join(f'<li><a href="{narrowed(param, v)}">{escape(str(label_key(enum_cls, v)))}</a></li>'
+        items = "".join(f'<li><a href="{narrowed(param, v)}">{labels((enum_cls, v), label_key(enum_cls, v))}</a></li>'
                         for v in values) or '<li class="none">—</li>'
         return f'<ul class="tags {css}">{items}</ul>'
 
     out = []
     for s in items:
-        status = (f' <span class="badge badge-scenario-{escape(s.status.value)}">{escape(str(label(s.status)))}</span>'
+        status = (f' <span class="badge badge-scenario-{escape(s.status.value)}">{labels(s.status)}</span>'
                   if s.status is not S.OPENED else "")
-        opened = (" · " + escape(_("opened %(date)s", date=datetimeformat(s.opened_at, "yyyy-MM-dd")))
+        opened = (" · " + escape(opened_on % {"date": datetimeformat(s.opened_at, "yyyy-MM-dd")})
                   if s.opened_at else "")
         out.append(
             f'\n  <li>\n    <article class="scenario-card">\n      <header>\n'
@@ -214,8 +216,8 @@ def catalogue_cards(items: list[Scenario]) -> Markup:
             f'        <h2><a href="{escape(detail(s.id))}"><span lang="{"en" if english and s.title_en else "zh-CN"}">'
             f'{escape(s.title(locale))}</span></a></h2>\n'
             f'        <p class="meta">\n          <a href="{narrowed("sector", s.sector.value)}">'
-            f'{escape(str(label(s.sector)))}</a>\n          · {escape(str(label(s.interaction_level)))} · '
-            f'<span class="badge risk risk-{escape(s.risk_level.value)}">{escape(str(label(s.risk_level)))}</span>\n'
+            f'{labels(s.sector)}</a>\n          · {labels(s.interaction_level)} · '
+            f'<span class="badge risk risk-{escape(s.risk_level.value)}">{labels(s.risk_level)}</span>\n'
             f'        </p>\n      </header>\n'
             f'      <p class="summary">{escape(truncate(s.summary(locale)))}</p>\n'
             f'      {tags(s.collaboration_modes, CollaborationMode, "mode", "tags-modes")}\n'
@@ -454,7 +456,7 @@ def review_table_body(rows: list[tuple[Scenario, str, int]], back: str) -> Marku
     words = {"Open": _("Open"), "Request changes": _("Request changes"),
              "Changes needed (required)": _("Changes needed (required)"), "Reject": _("Reject"),
              "Reason (required)": _("Reason (required)")}  # literal calls: pybabel extracts them
-    none = _("None")
+    none, labels = _("None"), PageLabels()
     none = f'<span class="muted">{escape(none)}</span>'
     out = []
     for s, age, look_alikes in rows:
@@ -477,8 +479,8 @@ def review_table_body(rows: list[tuple[Scenario, str, int]], back: str) -> Marku
             f'      <td><small class="code">{code}</small><br><a href="{url}"><span lang="'
             f'{"en" if english and s.title_en else "zh-CN"}">{escape(s.title(locale))}</span></a></td>\n'
             f'      <td>{escape(s.proposer)}{firm}</td>\n'
-            f'      <td>{escape(str(label(s.sector)))}<br><span class="badge risk risk-{escape(s.risk_level.value)}">'
-            f'{escape(str(label(s.risk_level)))}</span></td>\n'
+            f'      <td>{labels(s.sector)}<br><span class="badge risk risk-{escape(s.risk_level.value)}">'
+            f'{labels(s.risk_level)}</span></td>\n'
             f'      <td>{escape(age)}</td>\n      <td>{similar}</td>\n      <td class="decide">{decide}'
             '      </td>\n    </tr>')
     return joined(out)

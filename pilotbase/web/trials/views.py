@@ -17,7 +17,7 @@ from ...domain import bookings, scenarios, timeutil, trials
 from ...domain.errors import DomainError, NotFound, NotPermitted
 from ...domain.permissions import authorize, can
 from ...extensions import db
-from ...i18n import SEVERITY_LABELS, booking_span, datetimeformat, label
+from ...i18n import SEVERITY_LABELS, PageLabels, booking_span, datetimeformat, label
 from ...markup import button_form, escape, joined, reason_form
 from ...models import (Booking, BookingStatus, Firm, Robot, Role, Scenario, ScenarioStatus, Trial, TrialStatus,
                        User)
@@ -539,15 +539,9 @@ def queue_table_body(rows: list[Trial]) -> Markup:
     # The patterns, translated once (``gettext`` without values gives the pattern itself).
     trial_no, logged_at, ran = _("Trial %(n)d"), _("Logged %(when)s"), _("%(ok)d of %(runs)d")
     to_correct = _("What should the firm correct in trial %(n)d?")
-    labels: dict[object, str] = {}  # enum member or severity -> its escaped label
+    labels = PageLabels()
     files_of: dict[int, str] = {}
     incidents_of: dict[int, str] = {}
-
-    def named(key, text) -> str:
-        found = labels.get(key)
-        if found is None:
-            found = labels[key] = escape(str(text))
-        return found
 
     out = []
     for t in rows:
@@ -563,8 +557,8 @@ def queue_table_body(rows: list[Trial]) -> Markup:
             files = files_of[count] = escape(ngettext("%(num)d evidence file", "%(num)d evidence files", count))
         n = len(t.incidents)
         if n:
-            kinds = "".join(f"<li>{named(i.kind, label(i.kind))} · "
-                            f"{named(('severity', i.severity), SEVERITY_LABELS[i.severity])}</li>" for i in t.incidents)
+            kinds = "".join(f"<li>{labels(i.kind)} · {labels(('severity', i.severity), SEVERITY_LABELS[i.severity])}</li>"
+                            for i in t.incidents)
             counted = incidents_of.get(n)
             if counted is None:
                 counted = incidents_of[n] = escape(ngettext("%(num)d incident", "%(num)d incidents", n))
@@ -582,7 +576,7 @@ def queue_table_body(rows: list[Trial]) -> Markup:
             f'      <td><span class="cell-label">{words["Booking"]}:</span><strong>{escape(b.bay.code)}</strong> '
             f'{booking_span(b.starts_at, b.ends_at)}</td>\n'
             f'      <td><span class="badge outcome-{escape(t.outcome.value)}">'
-            f'{named(t.outcome, label(t.outcome))}</span><br>'
+            f'{labels(t.outcome)}</span><br>'
             f'<span class="nowrap">{result}</span> · <strong class="rate">{escape(percent(t.success_rate))}</strong>\n'
             f'        <br><small>{files}</small></td>\n'
             f'      <td><span class="cell-label">{words["Incidents"]}:</span>\n        {incidents}</td>\n'
