@@ -257,12 +257,14 @@ class Busy:
     reason: str = ""
 
 
-def overlapping(start: datetime, end: datetime) -> tuple[sa.ColumnElement, ...]:
-    """Conditions for a booking overlapping [start, end). No booking lasts longer than
-    ``LONGEST_BOOKING``, so the bound on the start adds nothing but a short index range: without
-    it PostgreSQL estimated a bay's bookings since the base opened and intersected them with every
-    holding booking of the base (a bay's week: 3.2 ms at scale 1.0; 0.3 with it)."""
-    return Booking.starts_at < end, Booking.starts_at > start - LONGEST_BOOKING, Booking.ends_at > start
+def overlapping(start: datetime, end: datetime | None = None) -> tuple[sa.ColumnElement, ...]:
+    """Conditions for a booking overlapping [start, end) (``end`` None: not over at ``start``). No
+    booking lasts longer than ``LONGEST_BOOKING``, so the bound on the start adds nothing but a short
+    index range: without it PostgreSQL estimated a bay's bookings since the base opened and
+    intersected them with every holding booking of the base (a bay's week: 3.2 ms at scale 1.0; 0.3
+    with it)."""
+    since = (Booking.starts_at > start - LONGEST_BOOKING, Booking.ends_at > start)
+    return since if end is None else (Booking.starts_at < end, *since)
 
 
 def holding_bookings(bay_ids: list[int], start: datetime, end: datetime) -> list[Booking]:

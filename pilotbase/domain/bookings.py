@@ -24,7 +24,7 @@ from . import audit, bays, rollups
 from ..i18n import label
 from .errors import DomainError, InvalidTransition, NotFound, RuleViolation, ValidationFailed
 from .notifications import firm_members, notify, operators
-from .permissions import authorize
+from .permissions import authorize, can
 from .timeutil import local, month_bounds, now
 
 BOOKING_FIELDS = ("bay_id", "firm_id", "scenario_id", "robot_id", "starts_at", "ends_at", "status", "purpose",
@@ -289,11 +289,23 @@ def reject(actor: User, booking: Booking, reason: str) -> Booking:
     return booking
 
 
+def _too_late_to_cancel(actor: User, booking: Booking, current: datetime) -> bool:
+    """A firm cancels only before the start; the base any time."""
+    return actor.role is Role.FIRM and booking.starts_at <= current
+
+
+def may_cancel(actor: User, booking: Booking, current: datetime) -> bool:
+    """Whether ``cancel`` would accept ``actor`` cancelling ``booking`` at ``current`` (the pages'
+    cancel buttons; the cheap checks first: the lists ask it of every row)."""
+    return (booking.status in HOLDING and not _too_late_to_cancel(actor, booking, current)
+            and can(actor, "booking.cancel", booking))
+
+
 def cancel(actor: User, booking: Booking, reason: str = "") -> Booking:
     """The firm cancels before the start; operators may cancel a pending or approved booking any time."""
     authorize(actor, "booking.cancel", booking)
     reason = " ".join((reason or "").split())[:500]
-    if actor.role is Role.FIRM and booking.starts_at <= now():
+    if _too_late_to_cancel(actor, booking, now()):
         raise InvalidTransition(_l("A booking that has started can only be cancelled by the base."))
     _transition(actor, booking, "cancel", HOLDING, BookingStatus.CANCELLED, reason)
     if actor.role is Role.FIRM:
@@ -415,11 +427,9 @@ def bookings_query(actor: User, *, status: str = "", bay_id: int | None = None, 
 
 def list_sections(current: datetime) -> tuple[sa.ColumnElement, sa.ColumnElement]:
     """What the bookings list calls upcoming (approved and not over) and pending (requested, not
-    begun) at ``current``; every other booking is past. No booking lasts longer than
-    ``bays.LONGEST_BOOKING``, so the bound on the start adds nothing but lets the planners walk the
-    (status, starts_at) indexes in list order."""
-    upcoming = sa.and_(Booking.status == BookingStatus.APPROVED, Booking.ends_at > current,
-                       Booking.starts_at > current - bays.LONGEST_BOOKING)
+    begun) at ``current``; every other booking is past. ``bays.overlapping``'s bound on the start
+    lets the planners walk the (status, starts_at) indexes in list order."""
+    upcoming = sa.and_(Booking.status == BookingStatus.APPROVED, *bays.overlapping(current))
     pending = sa.and_(Booking.status == BookingStatus.PENDING, Booking.starts_at > current)
     return upcoming, pending
 

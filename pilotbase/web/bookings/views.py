@@ -105,22 +105,16 @@ def _back(booking_id: int) -> str:
     return safe_next("bookings.detail", booking_id=booking_id)
 
 
-def may_cancel(user: User, booking: Booking, started: bool) -> bool:
-    """Whether a booking shows its cancel button: one that still holds its slot, and for a firm only
-    before it starts (the cheap checks first: the lists ask it of every row)."""
-    return (booking.status in HOLDING and not (user.role is Role.FIRM and started)
-            and can(user, "booking.cancel", booking))
-
-
 def allowed(user: User, booking: Booking) -> dict[str, bool]:
     """Which action buttons a booking page shows; the domain still decides when one is pressed."""
-    started = booking.starts_at <= timeutil.now()
+    current = timeutil.now()
+    started = booking.starts_at <= current
     decide = can(user, "booking.decide", booking)
     is_firm = user.role is Role.FIRM
     return {
         "approve": decide and booking.status is BookingStatus.PENDING,
         "reject": decide and booking.status is BookingStatus.PENDING,
-        "cancel": may_cancel(user, booking, started),
+        "cancel": bookings.may_cancel(user, booking, current),
         "finish": decide and booking.status is BookingStatus.APPROVED and started,
         "edit": (can(user, "booking.edit", booking)
                  and booking.status in ((BookingStatus.PENDING,) if is_firm else HOLDING)
@@ -581,7 +575,7 @@ def list_rows(items: list[Booking], text: RowText) -> list[ListRow]:
         rows.append(ListRow(b, text.url("bookings.detail", b.id),
                             text.statuses[b.status],
                             text.rebook_url(b) if may_rebook else None,
-                            text.url("bookings.cancel", b.id) if may_cancel(user, b, b.starts_at <= current) else None))
+                            text.url("bookings.cancel", b.id) if bookings.may_cancel(user, b, current) else None))
     return rows
 
 
