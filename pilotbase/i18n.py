@@ -203,13 +203,18 @@ def label(value) -> str:
 
 class PageLabels(dict):
     """Labels translated and escaped once a page, for the rows written in Python: they name the same
-    few dozen enumeration members again and again, and each lazy label costs a catalogue lookup
-    whenever it is written. ``labels(member)``; ``labels(key, text)`` for any other lazy text."""
+    few dozen enumeration members (and plurals of a few counts) again and again, and each costs a
+    catalogue lookup whenever it is written. ``labels(member)``; ``labels(key, text)`` for any other
+    lazy text, or ``labels(key, lambda: ngettext(…))`` for a text worked out only the first time."""
 
     def __call__(self, key, text=None) -> str:
         found = self.get(key)
         if found is None:
-            found = self[key] = escape(str(label(key) if text is None else text))
+            if text is None:
+                text = label(key)
+            elif callable(text):
+                text = text()
+            found = self[key] = escape(str(text))
         return found
 
 

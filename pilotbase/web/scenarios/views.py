@@ -456,8 +456,8 @@ def review_table_body(rows: list[tuple[Scenario, str, int]], back: str) -> Marku
     words = {"Open": _("Open"), "Request changes": _("Request changes"),
              "Changes needed (required)": _("Changes needed (required)"), "Reject": _("Reject"),
              "Reason (required)": _("Reason (required)")}  # literal calls: pybabel extracts them
-    none, labels = _("None"), PageLabels()
-    none = f'<span class="muted">{escape(none)}</span>'
+    labels = PageLabels()
+    none = '<span class="muted">' + escape(_("None")) + '</span>'
     out = []
     for s, age, look_alikes in rows:
         code, url = escape(s.code), escape(detail(s.id))

@@ -540,8 +540,6 @@ def queue_table_body(rows: list[Trial]) -> Markup:
     trial_no, logged_at, ran = _("Trial %(n)d"), _("Logged %(when)s"), _("%(ok)d of %(runs)d")
     to_correct = _("What should the firm correct in trial %(n)d?")
     labels = PageLabels()
-    files_of: dict[int, str] = {}
-    incidents_of: dict[int, str] = {}
 
     out = []
     for t in rows:
@@ -552,16 +550,12 @@ def queue_table_body(rows: list[Trial]) -> Markup:
             logged += f" · {words['corrected']}"
         result = escape(ran % {"ok": t.successful_runs, "runs": t.runs})
         count = len(t.evidence)
-        files = files_of.get(count)
-        if files is None:
-            files = files_of[count] = escape(ngettext("%(num)d evidence file", "%(num)d evidence files", count))
+        files = labels(("files", count), lambda: ngettext("%(num)d evidence file", "%(num)d evidence files", count))
         n = len(t.incidents)
         if n:
             kinds = "".join(f"<li>{labels(i.kind)} · {labels(('severity', i.severity), SEVERITY_LABELS[i.severity])}</li>"
                             for i in t.incidents)
-            counted = incidents_of.get(n)
-            if counted is None:
-                counted = incidents_of[n] = escape(ngettext("%(num)d incident", "%(num)d incidents", n))
+            counted = labels(("incidents", n), lambda: ngettext("%(num)d incident", "%(num)d incidents", n))
             incidents = f'<span class="warn nowrap">{counted}</span>\n          <ul class="incident-kinds">{kinds}</ul>'
         else:
             incidents = f'<span class="ok">{words["None"]}</span>'
