@@ -166,6 +166,20 @@ def test_patch_reject_cancel(client, app, api, make_bay):
         assert statuses == {booking["id"]: BookingStatus.REJECTED, other["id"]: BookingStatus.CANCELLED}
 
 
+def test_a_firm_cannot_change_its_request_once_it_has_started(client, app, api, make_bay):
+    bay = make_bay()
+    booking = client.post("/api/v1/bookings", json=_body(bay), headers=api["firm"]).get_json()
+    app.config["PILOTBASE_NOW"] = next_local(11)  # an hour in, still pending
+    late = client.patch(f"/api/v1/bookings/{booking['id']}", json={"purpose": "Renamed late"}, headers=api["firm"])
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "invalid_transition"
+    assert "can only be changed by the base" in late.get_json()["error"]["message"]
+    with app.app_context():
+        assert db.session.get(Booking, booking["id"]).purpose == "Hand-over trials"
+    noted = client.patch(f"/api/v1/bookings/{booking['id']}", json={"purpose": "Noted by the base"},
+                         headers=api["operator"])
+    assert noted.status_code == 200 and noted.get_json()["purpose"] == "Noted by the base"
+
+
 def test_idempotent_booking_creation(client, app, api, make_bay):
     bay = make_bay()
     headers = {**api["firm"], "Idempotency-Key": "req-1"}

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from pilotbase.domain import bays as bay_rules
 from pilotbase.domain import bookings
 from pilotbase.domain.bookings import SlotBlocked, SlotTaken
-from pilotbase.domain.errors import InvalidTransition, NotFound, RuleViolation, ValidationFailed
+from pilotbase.domain.errors import DomainError, InvalidTransition, NotFound, RuleViolation, ValidationFailed
 from pilotbase.extensions import db
 from pilotbase.models import AuditEvent, Booking, BookingStatus, Firm, FirmStatus, Notification, User
 
@@ -160,6 +160,59 @@ def test_edit_rechecks_rules_and_overlap(ctx):
     db.session.rollback()
     bookings.edit(ctx["operator"], mine, purpose="moved by the base")
     db.session.commit()
+
+
+def test_a_firm_changes_its_request_only_before_the_start(ctx):
+    mine = book(ctx, start=at(2, 10), end=at(2, 12))
+    ctx["clock"]["PILOTBASE_NOW"] = at(2, 10, 30)  # still pending, the operator did not decide in time
+    audits = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    with pytest.raises(InvalidTransition, match="can only be changed by the base"):
+        bookings.edit(ctx["firm"], mine, purpose="renamed after the start")
+    db.session.rollback()
+    assert db.session.get(Booking, mine.id).purpose == "trial"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == audits
+    bookings.edit(ctx["operator"], mine, purpose="noted by the base")
+    db.session.commit()
+    assert db.session.get(Booking, mine.id).purpose == "noted by the base"
+
+
+# Each of the booking page's buttons, as the domain offers it and as pressing it is tried.
+OFFERS = {
+    "approve": (lambda actor, b, _current: bookings.may_decide(actor, b), lambda actor, b: bookings.approve(actor, b)),
+    "reject": (lambda actor, b, _current: bookings.may_decide(actor, b),
+               lambda actor, b: bookings.reject(actor, b, "No operator that day")),
+    "cancel": (bookings.may_cancel, lambda actor, b: bookings.cancel(actor, b, "Robot not ready")),
+    "complete": (bookings.may_finish, lambda actor, b: bookings.complete(actor, b)),
+    "no_show": (bookings.may_finish, lambda actor, b: bookings.mark_no_show(actor, b)),
+    "edit": (bookings.may_edit, lambda actor, b: bookings.edit(actor, b, purpose="Changed")),
+}
+
+
+def test_the_buttons_offered_are_the_transitions_accepted(ctx):
+    """For every role, status and time, ``may_*`` (what the booking pages offer) is true exactly when
+    the transition succeeds: a button never leads to a refusal, and nothing allowed lacks one."""
+    made = [book(ctx, start=start) for start in (at(2, 10), at(2, 12), at(2, 14), at(3, 10), at(3, 12), at(3, 14))]
+    for booking, status in zip(made, BookingStatus, strict=True):
+        db.session.execute(sa.update(Booking).where(Booking.id == booking.id).values(status=status))
+    db.session.commit()
+    tried = offered = 0
+    for current in (NOW, at(9, 9)):  # before every start, after every end
+        ctx["clock"]["PILOTBASE_NOW"] = current
+        for who in ("firm", "operator", "official"):
+            for booking in made:
+                for action, (may, press) in OFFERS.items():
+                    db.session.expire_all()
+                    shown = may(ctx[who], booking, current)
+                    savepoint = db.session.begin_nested()
+                    try:
+                        press(ctx[who], booking)
+                        accepted = True
+                    except DomainError:
+                        accepted = False
+                    savepoint.rollback()
+                    assert shown == accepted, (who, booking.status, current, action)
+                    tried, offered = tried + 1, offered + shown
+    assert tried == 2 * 3 * 6 * len(OFFERS) and 0 < offered < tried
 
 
 def test_other_firms_booking_is_not_found_and_officials_cannot_decide(ctx):

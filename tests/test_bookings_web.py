@@ -426,6 +426,22 @@ def test_firm_edits_a_pending_booking_and_the_rules_apply_again(app, bay, users,
     assert signed_in("official").get(f"/bookings/{mine.id}/edit").status_code == 403
 
 
+def test_the_edit_link_goes_when_a_pending_request_starts(app, bay, users, signed_in, make_booking):
+    mine = make_booking(users["firm"], bay, at(2, 10), at(2, 12))
+    firm = signed_in("firm")
+    assert f'href="/bookings/{mine.id}/edit"' in firm.get(f"/bookings/{mine.id}").get_data(as_text=True)
+    app.config["PILOTBASE_NOW"] = at(2, 10, 30)  # not decided in time: still pending
+    assert f'href="/bookings/{mine.id}/edit"' not in firm.get(f"/bookings/{mine.id}").get_data(as_text=True)
+    assert firm.get(f"/bookings/{mine.id}/edit").status_code == 302
+    response = firm.post(f"/bookings/{mine.id}/edit", data={"start": "2026-11-25T10:00", "end": "2026-11-25T12:00",
+                                                            "purpose": "Renamed late"})
+    assert response.status_code == 422 and "can only be changed by the base" in text(response)
+    with app.app_context():
+        assert db.session.get(Booking, mine.id).purpose != "Renamed late"
+    operator = signed_in("operator")
+    assert f'href="/bookings/{mine.id}/edit"' in operator.get(f"/bookings/{mine.id}").get_data(as_text=True)
+
+
 # --- queue ------------------------------------------------------------------------------------
 
 def test_queue_shows_oldest_first_with_quota_and_new_conflicts(app, bay, users, signed_in, make_booking):

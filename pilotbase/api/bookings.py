@@ -88,7 +88,7 @@ def get_booking(booking_id: int):
 
 @bp.patch("/bookings/<int:booking_id>")
 @operation(summary="Move or re-describe a booking",
-           who="the owner firm while pending; operators and admins while pending or approved",
+           who="the owner firm while pending and before the start; operators and admins while pending or approved",
            request=BookingPatch, response=BookingOut, tags=("bookings",),
            errors=("forbidden", "not_found", "slot_taken", "slot_blocked", "rule_violation", "invalid_transition"))
 @write()

@@ -289,23 +289,47 @@ def reject(actor: User, booking: Booking, reason: str) -> Booking:
     return booking
 
 
-def _too_late_to_cancel(actor: User, booking: Booking, current: datetime) -> bool:
-    """A firm cancels only before the start; the base any time."""
+def _too_late_for_firm(actor: User, booking: Booking, current: datetime) -> bool:
+    """A firm cancels or changes a booking only before its start; the base any time."""
     return actor.role is Role.FIRM and booking.starts_at <= current
 
 
+# What the booking pages offer, asked of the same rules the transitions below apply (the cheap
+# checks first: the lists ask them of every row). The transitions still decide when one is used.
+
+def may_decide(actor: User, booking: Booking) -> bool:
+    """Whether ``approve`` and ``reject`` would accept ``actor`` deciding ``booking``."""
+    return booking.status is BookingStatus.PENDING and can(actor, "booking.decide", booking)
+
+
 def may_cancel(actor: User, booking: Booking, current: datetime) -> bool:
-    """Whether ``cancel`` would accept ``actor`` cancelling ``booking`` at ``current`` (the pages'
-    cancel buttons; the cheap checks first: the lists ask it of every row)."""
-    return (booking.status in HOLDING and not _too_late_to_cancel(actor, booking, current)
+    """Whether ``cancel`` would accept ``actor`` cancelling ``booking`` at ``current``."""
+    return (booking.status in HOLDING and not _too_late_for_firm(actor, booking, current)
             and can(actor, "booking.cancel", booking))
+
+
+def may_finish(actor: User, booking: Booking, current: datetime) -> bool:
+    """Whether ``complete`` and ``mark_no_show`` would accept ``actor`` closing ``booking`` at ``current``."""
+    return (booking.status is BookingStatus.APPROVED and booking.starts_at <= current
+            and can(actor, "booking.decide", booking))
+
+
+def _editable(actor: User) -> tuple[BookingStatus, ...]:
+    """A firm changes its requests while pending; the base also approved bookings."""
+    return (BookingStatus.PENDING,) if actor.role is Role.FIRM else HOLDING
+
+
+def may_edit(actor: User, booking: Booking, current: datetime) -> bool:
+    """Whether ``edit`` would accept ``actor`` changing ``booking`` at ``current`` (whatever the change)."""
+    return (booking.status in _editable(actor) and not _too_late_for_firm(actor, booking, current)
+            and can(actor, "booking.edit", booking))
 
 
 def cancel(actor: User, booking: Booking, reason: str = "") -> Booking:
     """The firm cancels before the start; operators may cancel a pending or approved booking any time."""
     authorize(actor, "booking.cancel", booking)
     reason = " ".join((reason or "").split())[:500]
-    if _too_late_to_cancel(actor, booking, now()):
+    if _too_late_for_firm(actor, booking, now()):
         raise InvalidTransition(_l("A booking that has started can only be cancelled by the base."))
     _transition(actor, booking, "cancel", HOLDING, BookingStatus.CANCELLED, reason)
     if actor.role is Role.FIRM:
@@ -334,14 +358,15 @@ def _require_started(booking: Booking) -> None:
 
 def edit(actor: User, booking: Booking, *, start: datetime | None = None, end: datetime | None = None,
          purpose: str | None = None) -> Booking:
-    """Move or re-describe a booking: the firm while pending, staff while pending or approved.
-    Every rule and the overlap check apply again (the booking itself excluded)."""
+    """Move or re-describe a booking: the firm while pending and before its start, staff while
+    pending or approved. Every rule and the overlap check apply again (the booking itself excluded)."""
     authorize(actor, "booking.edit", booking)
     lock_row(booking)  # see _transition
-    editable = (BookingStatus.PENDING,) if actor.role is Role.FIRM else HOLDING
-    if booking.status not in editable:
+    if booking.status not in _editable(actor):
         raise InvalidTransition(_l("The booking is “%(status)s” and cannot be changed that way.",
                                    status=label(booking.status)))
+    if _too_late_for_firm(actor, booking, now()):
+        raise InvalidTransition(_l("A booking that has started can only be changed by the base."))
     before, cells = audit.snapshot(booking, BOOKING_FIELDS), rollups.cells_with_trials(booking)
     new_start, new_end = start or booking.starts_at, end or booking.ends_at
     changes: dict = {}

@@ -25,7 +25,7 @@ from ..models import (Booking, BookingStatus, EvidenceFile, Incident, IncidentKi
 from . import audit, rollups
 from .errors import InvalidTransition, NotFound, RuleViolation, TooLarge, ValidationFailed
 from .notifications import firm_members, notify, operators
-from .permissions import authorize
+from .permissions import authorize, can
 from .timeutil import local, now
 
 T = TrialStatus
@@ -215,11 +215,20 @@ def _trial_values(data: dict, firm_id: int) -> dict:
             "robot_id": int(robot_id) if robot_id is not None else None}
 
 
+LOGGABLE = (BookingStatus.APPROVED, BookingStatus.COMPLETED)  # the bookings a trial may belong to, once started
+
+
+def may_log(actor: User, booking: Booking, current: datetime) -> bool:
+    """Whether ``log_trial`` would accept ``actor`` logging a trial of ``booking`` at ``current``
+    (given an opened scenario and valid figures: the booking page's "log a trial" link)."""
+    return booking.status in LOGGABLE and booking.starts_at <= current and can(actor, "trial.log", booking)
+
+
 def log_trial(actor: User, booking: Booking, scenario: Scenario, data: dict, incidents: list[dict] | None = None
               ) -> Trial:
     """Log how a robot did in an opened scenario during an approved or completed booking that has started."""
     authorize(actor, "trial.log", booking)
-    if booking.status not in (BookingStatus.APPROVED, BookingStatus.COMPLETED):
+    if booking.status not in LOGGABLE:
         raise RuleViolation(_l("Trials are logged for approved or completed bookings only."),
                             fields={"booking_id": [_l("not approved or completed")]})
     if booking.starts_at > now():

@@ -29,7 +29,7 @@ from ...domain.permissions import authorize, can
 from ...extensions import db
 from ...i18n import label, time_span
 from ...markup import button_form, escape, joined, reason_form
-from ...models import (HOLDING, AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role,
+from ...models import (AuditEvent, Bay, Booking, BookingSeries, BookingStatus, Firm, FirmStatus, Robot, Role,
                        Scenario, ScenarioStatus, User)
 from ...exports import table_response
 from ...models.base import MAX_ID, utc_instant
@@ -108,19 +108,10 @@ def _back(booking_id: int) -> str:
 def allowed(user: User, booking: Booking) -> dict[str, bool]:
     """Which action buttons a booking page shows; the domain still decides when one is pressed."""
     current = timeutil.now()
-    started = booking.starts_at <= current
-    decide = can(user, "booking.decide", booking)
-    is_firm = user.role is Role.FIRM
-    return {
-        "approve": decide and booking.status is BookingStatus.PENDING,
-        "reject": decide and booking.status is BookingStatus.PENDING,
-        "cancel": bookings.may_cancel(user, booking, current),
-        "finish": decide and booking.status is BookingStatus.APPROVED and started,
-        "edit": (can(user, "booking.edit", booking)
-                 and booking.status in ((BookingStatus.PENDING,) if is_firm else HOLDING)
-                 and not (is_firm and started)),
-        "rebook": can(user, "booking.request"),
-    }
+    decide = bookings.may_decide(user, booking)
+    return {"approve": decide, "reject": decide, "cancel": bookings.may_cancel(user, booking, current),
+            "finish": bookings.may_finish(user, booking, current), "edit": bookings.may_edit(user, booking, current),
+            "rebook": can(user, "booking.request")}
 
 
 def rebook_url(booking: Booking) -> str:
@@ -384,9 +375,7 @@ def detail(booking_id: int):
                    for e in db.session.scalars(query.order_by(None).order_by(AuditEvent.id))]
     # trials issue: the robot brought, and whether a trial can be logged for this booking now
     robot = db.session.get(Robot, booking.robot_id) if booking.robot_id else None
-    may_log_trial = (can(current_user, "trial.log", booking)
-                     and booking.status in (BookingStatus.APPROVED, BookingStatus.COMPLETED)
-                     and booking.starts_at <= timeutil.now())
+    may_log_trial = trials.may_log(current_user, booking, timeutil.now())
     return render_template("bookings/detail.html", booking=booking, people=people, series=series, history=history,
                            actions=allowed(current_user, booking), reason_form=ReasonForm(), robot=robot,
                            may_log_trial=may_log_trial)

@@ -19,8 +19,7 @@ from ...domain.permissions import authorize, can
 from ...extensions import db
 from ...i18n import SEVERITY_LABELS, PageLabels, booking_span, datetimeformat, label
 from ...markup import button_form, escape, joined, reason_form
-from ...models import (Booking, BookingStatus, Firm, Robot, Role, Scenario, ScenarioStatus, Trial, TrialStatus,
-                       User)
+from ...models import Booking, Firm, Robot, Role, Scenario, ScenarioStatus, Trial, TrialStatus, User
 from ...storage import storage
 from ...exports import table_response
 from .. import choices, id_route, paginate, query_id, safe_next
@@ -247,7 +246,7 @@ def _booking_for_log() -> Booking:
 
 def _booking_problem(booking: Booking) -> str | None:
     """Why a trial cannot be logged for this booking yet (the domain refuses it too)."""
-    if booking.status not in (BookingStatus.APPROVED, BookingStatus.COMPLETED):
+    if booking.status not in trials.LOGGABLE:
         return _("Trials are logged for approved or completed bookings only; this one is “%(status)s”.",
                  status=label(booking.status))
     if booking.starts_at > timeutil.now():
@@ -264,7 +263,7 @@ def _render_new(form: TrialForm, booking: Booking, status: int = 200, message: s
 
 def _loggable_bookings() -> list[Booking]:
     query = (bookings.bookings_query(current_user)
-             .where(Booking.status.in_((BookingStatus.APPROVED, BookingStatus.COMPLETED)),
+             .where(Booking.status.in_(trials.LOGGABLE),
                     Booking.starts_at <= timeutil.now())
              .order_by(None).order_by(Booking.starts_at.desc(), Booking.id.desc()).limit(CHOOSE_LIMIT))
     return list(db.session.scalars(query))
