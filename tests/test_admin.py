@@ -131,6 +131,27 @@ def test_audit_trail_filters(client, app, users, login, make_firm):
     assert "No event matches." in future
 
 
+def test_audit_trail_names_each_object_and_links_to_it(client, app, users, login, make_firm):
+    firm = make_firm(status=FirmStatus.PENDING, name="Audit Robotics")
+    with app.app_context():
+        audits = count(AuditEvent)
+    login(client, users["official"])
+    page = client.get("/audit?object_type=firms").text  # the test users read English
+    assert f'<a href="/firms/{firm.id}">Firm #{firm.id}</a>' in page and "firms #" not in page
+    logins = client.get("/audit?object_type=users").text
+    assert f"User #{users['official'].id}</td>" in logins and "/admin/users/" not in logins  # admins' page only
+    unknown = client.get("/audit?object_type=audit_events")
+    assert unknown.status_code == 422 and "Not a valid choice" in unknown.text
+    with app.app_context():
+        assert count(AuditEvent) == audits + 1  # the official's sign-in; reading writes nothing
+    client.post("/profile/language", data={"language": "zh_Hans_CN"})
+    chinese = client.get("/audit?object_type=firms").text
+    assert f'<a href="/firms/{firm.id}">企业 #{firm.id}</a>' in chinese and ">企业</option>" in chinese
+    admin = app.test_client()
+    login(admin, users["admin"])
+    assert f'<a href="/admin/users/{users["official"].id}">' in admin.get("/audit?object_type=users").text
+
+
 def test_official_reads_but_cannot_write(client, app, users, login):
     login(client, users["official"])
     assert client.get("/firms").status_code == 200

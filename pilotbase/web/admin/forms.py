@@ -50,7 +50,7 @@ class AuditFilterForm(FlaskForm):
         csrf = False  # a GET filter: nothing changes
 
     action = StringField(_l("Action"), validators=[Optional(), Length(max=60)])
-    object_type = StringField(_l("Object type"), validators=[Optional(), Length(max=40)])
+    object_type = SelectField(_l("Object type"), validators=[Optional()])  # choices: the kinds the trail holds
     actor = StringField(_l("Actor e-mail"), validators=[Optional(), Length(max=254)])
     date_from = DateField(_l("From"), validators=[Optional()])
     date_to = DateField(_l("To"), validators=[Optional()])

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ...domain import accounts, directory, trials
 from ...domain.errors import DomainError
-from ...domain.permissions import authorize
+from ...domain.permissions import authorize, can
 from ...extensions import db
 from ...models import Firm, FirmStatus, Incident, Role
 from .. import apply_domain_error, choices, paginate
@@ -176,10 +177,41 @@ def firm_update(firm_id: int):
 
 # --- audit trail ----------------------------------------------------------------------------
 
+# What the audit trail calls each kind of object it holds (the table its events name), and the
+# object's page: (label, endpoint, its id argument, the permission the link needs beyond audit.read).
+AUDITED_KINDS = {
+    "bookings": (_l("Booking"), "bookings.detail", "booking_id", None),
+    "booking_series": (_l("Weekly series"), "bookings.series", "series_id", None),
+    "scenarios": (_l("Scenario"), "scenarios.detail", "scenario_id", None),
+    "trials": (_l("Trial"), "trials.detail", "trial_id", None),
+    "incidents": (_l("Incident"), "incidents.detail", "incident_id", None),
+    "bays": (_l("Bay"), "bays.week", "bay_id", None),
+    "blackouts": (_l("Blackout"), "bays.blackout", "blackout_id", "bay.manage"),
+    "robots": (_l("Robot"), "trials.robot_edit", "robot_id", "robot.manage"),
+    "firms": (_l("Firm"), "admin.firm", "firm_id", None),
+    "users": (_l("User"), "admin.user_edit", "user_id", "user.manage"),
+    "targets": (_l("Target"), "targets.edit", "target_id", "target.manage"),
+    "calendar_feeds": (_l("Calendar feed"), None, None, None),
+    "api_tokens": (_l("API token"), None, None, None),
+}
+
+
+def _audit_object(event) -> tuple[str, str | None]:
+    """An event's object as the trail shows it: its kind in the reader's language and number, and
+    a link to its page when the reader may open it (the page still asks)."""
+    if not event.object_type:
+        return "—", None
+    kind, endpoint, argument, permission = AUDITED_KINDS.get(event.object_type, (event.object_type, None, None, None))
+    name = f"{kind} #{event.object_id}" if event.object_id is not None else str(kind)
+    linked = endpoint and event.object_id is not None and (permission is None or can(current_user, permission))
+    return name, url_for(endpoint, **{argument: event.object_id}) if linked else None
+
+
 @bp.get("/audit")
 def audit():
     authorize(current_user, "audit.read")
     form = AuditFilterForm(request.args)
+    form.object_type.choices = choices([("", _("All"))] + [(key, kind) for key, (kind, *_rest) in AUDITED_KINDS.items()])
     valid = form.validate()
     query = directory.audit_query(
         action=(form.action.data or "").strip() if valid else "",
@@ -190,4 +222,5 @@ def audit():
         tz=current_app.config["PILOTBASE_TIMEZONE"],
     )
     page = paginate(query, 50)
-    return render_template("admin/audit.html", form=form, page=page), 200 if valid else 422
+    objects = {e.id: _audit_object(e) for e in page.items}
+    return render_template("admin/audit.html", form=form, page=page, objects=objects), 200 if valid else 422
