@@ -132,7 +132,7 @@ def test_audit_trail_filters(client, app, users, login, make_firm):
 
 
 def test_audit_trail_names_each_object_and_links_to_it(client, app, users, login, make_firm):
-    firm = make_firm(status=FirmStatus.PENDING, name="Audit Robotics")
+    firm = make_firm(status=FirmStatus.PENDING, name="审计 <b>Robotics</b>")
     with app.app_context():
         audits = count(AuditEvent)
     login(client, users["official"])
@@ -147,6 +147,9 @@ def test_audit_trail_names_each_object_and_links_to_it(client, app, users, login
     client.post("/profile/language", data={"language": "zh_Hans_CN"})
     chinese = client.get("/audit?object_type=firms").text
     assert f'<a href="/firms/{firm.id}">企业 #{firm.id}</a>' in chinese and ">企业</option>" in chinese
+    # The firm's values as JSON text, Chinese as written (not \\u escapes) and escaped by the template.
+    assert "&#34;name&#34;: &#34;审计 &lt;b&gt;Robotics&lt;/b&gt;&#34;" in chinese and "\\u5ba1" not in chinese
+    client.post("/profile/language", data={"language": "en"})
     admin = app.test_client()
     login(admin, users["admin"])
     assert f'<a href="/admin/users/{users["official"].id}">' in admin.get("/audit?object_type=users").text

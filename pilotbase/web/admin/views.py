@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -222,5 +224,11 @@ def audit():
         tz=current_app.config["PILOTBASE_TIMEZONE"],
     )
     page = paginate(query, 50)
-    objects = {e.id: _audit_object(e) for e in page.items}
-    return render_template("admin/audit.html", form=form, page=page, objects=objects), 200 if valid else 422
+    rows = [(e, *_audit_object(e), _json_text(e.before), _json_text(e.after)) for e in page.items]
+    return render_template("admin/audit.html", form=form, page=page, rows=rows), 200 if valid else 422
+
+
+def _json_text(values: dict | None) -> str:
+    """An event's before or after as JSON text, Chinese as written (``tojson`` wrote it as \\u escapes);
+    the template escapes it."""
+    return json.dumps(values, ensure_ascii=False, sort_keys=True, default=str) if values else ""
