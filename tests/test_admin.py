@@ -18,7 +18,9 @@ def test_operator_verifies_a_pending_firm_and_it_is_audited(client, app, users, 
     response = client.post(f"/firms/{pending.id}/verify")
     assert response.status_code == 303
     page = client.get(f"/firms/{pending.id}").text
-    assert "Firm verified." in page and "Verified" in page
+    assert "Firm verified." in page and "→ Verified" in page and "→ verified" not in page  # the history's label
+    latest = client.get("/").text  # the staff home's latest activity names the firm and links to it
+    assert f'<a href="/firms/{pending.id}">Firm #{pending.id}</a>' in latest and "firms #" not in latest
     with app.app_context():
         firm = db.session.get(Firm, pending.id)
         assert firm.status is FirmStatus.VERIFIED and firm.verified_at is not None

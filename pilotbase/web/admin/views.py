@@ -198,9 +198,11 @@ AUDITED_KINDS = {
 }
 
 
-def _audit_object(event) -> tuple[str, str | None]:
-    """An event's object as the trail shows it: its kind in the reader's language and number, and
-    a link to its page when the reader may open it (the page still asks)."""
+@bp.app_template_global("audit_object")
+def audit_object(event) -> tuple[str, str | None]:
+    """An event's object as the pages show it (the audit trail, the staff's latest activity): its
+    kind in the reader's language and number, and a link to its page when the reader may open it
+    (the page still asks)."""
     if not event.object_type:
         return "—", None
     kind, endpoint, argument, permission = AUDITED_KINDS.get(event.object_type, (event.object_type, None, None, None))
@@ -224,7 +226,7 @@ def audit():
         tz=current_app.config["PILOTBASE_TIMEZONE"],
     )
     page = paginate(query, 50)
-    rows = [(e, *_audit_object(e), _json_text(e.before), _json_text(e.after)) for e in page.items]
+    rows = [(e, _json_text(e.before), _json_text(e.after)) for e in page.items]
     return render_template("admin/audit.html", form=form, page=page, rows=rows), 200 if valid else 422
 
 
